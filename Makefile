@@ -1,0 +1,52 @@
+# pcp -- peer copy. The two commands a new machine needs: `make demo` and `make test`.
+GO      ?= go
+BIN     ?= bin/pcp
+PKGS    := ./...
+# The race detector makes the multi-hundred-MiB tests slow; CI's budget is 90 min.
+TESTFLAGS ?= -race -timeout 40m
+
+.PHONY: all build test test-deps vet fuzz bench demo clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -o $(BIN) ./cmd/pcp
+
+# Install what the tests need (root only: nftables/conntrack/iproute2 for the
+# network lab), then vet and run every test with the race detector.
+test: test-deps vet
+	$(GO) test $(TESTFLAGS) $(PKGS)
+
+test-deps:
+	@if [ "$$(id -u)" = 0 ]; then \
+	  missing=""; \
+	  command -v nft >/dev/null       || missing="$$missing nftables"; \
+	  command -v conntrack >/dev/null || missing="$$missing conntrack"; \
+	  command -v ip >/dev/null        || missing="$$missing iproute2"; \
+	  command -v unshare >/dev/null   || missing="$$missing util-linux"; \
+	  command -v tc >/dev/null        || missing="$$missing iproute2"; \
+	  if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null; \
+	  fi; \
+	else echo "not root: the network-lab tests will be skipped"; fi
+
+vet:
+	$(GO) vet $(PKGS)
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt needed"; exit 1; }
+
+# Short fuzzing runs of every decoder.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 30s ./manifest
+	$(GO) test -run '^$$' -fuzz '^FuzzValidatePath$$' -fuzztime 30s ./manifest
+	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime 30s ./engine/wire
+	$(GO) test -run '^$$' -fuzz '^FuzzHandshake' -fuzztime 30s ./auth
+
+bench:
+	$(GO) run ./cmd/pcp-bench
+
+demo: build
+	bash cmd/pcp/demo.sh $(BIN)
+
+clean:
+	rm -rf bin

@@ -1,0 +1,214 @@
+package engine
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/pcp-p2p/pcp/auth"
+	"github.com/pcp-p2p/pcp/engine/wire"
+)
+
+// Errors callers branch on. cmd maps them to exit codes.
+var (
+	// ErrWrongPassphrase: the PAKE handshake failed (the peer used other words).
+	ErrWrongPassphrase = auth.ErrWrongPassphrase
+	// ErrTooManyFailures: the sender saw too many failed handshakes and stopped.
+	ErrTooManyFailures = auth.ErrTooManyFailures
+	// ErrPeerNotFound: discovery found no peer that passed authentication in time.
+	ErrPeerNotFound = errors.New("peer not found")
+	// ErrInterrupted: the transfer stopped before completion; the resume log holds
+	// what was verified, and a new run for the same data continues from there.
+	ErrInterrupted = errors.New("transfer interrupted")
+	// ErrDeclined: the receiver declined the offer.
+	ErrDeclined = errors.New("transfer declined")
+	// ErrExists: files at the destination differ from the offer and Overwrite is off.
+	ErrExists = errors.New("destination has differing files")
+	// ErrPeerMisbehaving: the peer kept sending chunks that fail verification, or
+	// broke the protocol.
+	ErrPeerMisbehaving = errors.New("peer misbehaving")
+	// ErrVerifyFailed: a tree on disk does not match its manifest.
+	ErrVerifyFailed = errors.New("verification failed")
+)
+
+// NetworkOptions choose how peers are found and reached. The zero value listens
+// on all interfaces (TCP and QUIC, random ports), runs mDNS and the DHT with
+// the public bootstrap peers.
+type NetworkOptions struct {
+	ListenAddrs []string // multiaddrs; nil = all interfaces, random ports
+	Bootstrap   []string // DHT bootstrap multiaddrs (with /p2p/); nil = public IPFS bootstrap peers
+	Relays      []string // circuit relay v2 multiaddrs to use; nil = none pinned
+	Direct      []string // receiver: dial these multiaddrs and skip discovery
+	MDNSOnly    bool
+	DHTOnly     bool
+	// NoDiscovery turns mDNS and the DHT off: a sender is reachable only by
+	// its addresses, a receiver needs Direct.
+	NoDiscovery bool
+	// FindTimeout bounds how long a receiver searches before ErrPeerNotFound.
+	// 0 = 2 minutes.
+	FindTimeout time.Duration
+}
+
+// SendOptions configure Send. Zero values are sane defaults.
+type SendOptions struct {
+	Paths      []string
+	Passphrase auth.Passphrase
+	// MaxAuthFailures stops the sender after this many failed handshakes; 0 = 3.
+	MaxAuthFailures int
+	// ChunkSize; 0 = manifest.DefaultChunkSize.
+	ChunkSize uint32
+	// HashCachePath is the sender's hash cache (bbolt); "" = no cache.
+	HashCachePath string
+	// ManifestOut, if set, receives the manifest's canonical encoding once
+	// hashing is done (for `pcp verify --manifest`).
+	ManifestOut string
+	Network     NetworkOptions
+	Events      func(Event) // nil = none; called synchronously, keep it fast
+	Logger      *slog.Logger
+
+	// tamper, set only by this package's tests, alters chunk data after it
+	// is read, to prove the receiver's verification.
+	tamper func(ref wire.Ref, data []byte)
+}
+
+// ReceiveOptions configure Receive. Zero values are sane defaults.
+type ReceiveOptions struct {
+	Passphrase auth.Passphrase
+	Dest       string // "" = current directory
+	// Overwrite allows replacing existing files that differ from the offer.
+	Overwrite bool
+	// Confirm is asked before any file data moves; nil = accept.
+	Confirm func(Offer) bool
+	// Streams is the number of parallel data streams; 0 = DefaultStreams.
+	Streams int
+	// MaxInFlight bounds requested-but-unwritten bytes; 0 = DefaultMaxInFlight.
+	MaxInFlight int64
+	// ResumeLogPath is the bbolt resume log; "" = no resume across processes.
+	ResumeLogPath string
+	// Reverify re-hashes chunks the log says are done instead of trusting it.
+	Reverify bool
+	// Patience is how long the receiver re-dials a lost sender; 0 = 3 minutes.
+	Patience time.Duration
+	Network  NetworkOptions
+	Events   func(Event)
+	Logger   *slog.Logger
+}
+
+// Defaults, chosen by benchmark (see doc.go).
+const (
+	DefaultStreams     = 4
+	DefaultMaxInFlight = 32 << 20
+	DefaultPatience    = 3 * time.Minute
+)
+
+// Offer is what a receiver is asked to accept.
+type Offer struct {
+	Root         string   // manifest root, hex
+	TopLevel     []string // top-level names
+	Files        int
+	Dirs         int
+	TotalBytes   int64
+	PresentBytes int64 // already at the destination, identical
+	ResumeBytes  int64 // verified in the resume log
+	Conflicts    []string
+	Peer         string
+	Path         string // "direct" or "relayed"
+}
+
+// Summary reports a finished (or stopped) transfer.
+type Summary struct {
+	Root            string
+	Files           int
+	ManifestBytes   int64 // bytes of file data in the manifest
+	WireBytes       int64 // chunk payload bytes carried over the network (after compression)
+	FetchedBytes    int64 // raw bytes of chunks received and verified in this run
+	SkippedBytes    int64 // already present or verified in the log
+	ChunksFetched   int64
+	ChunksRefetched int64 // re-requested after failed verification
+	Reconnects      int
+	Duration        time.Duration
+	Path            string // "direct" or "relayed"
+	Streams         int
+}
+
+// Event is one of the *Event types below.
+type Event interface{ isEvent() }
+
+// HashingEvent reports the sender's scan and hash progress.
+type HashingEvent struct {
+	Phase             string // "scan" or "hash"
+	Files, FilesTotal int64
+	Bytes, BytesTotal int64
+	Current           string
+}
+
+// ListeningEvent: the sender is reachable and advertising.
+type ListeningEvent struct {
+	PeerID string
+	Addrs  []string
+}
+
+// ManifestEvent: the manifest is ready (sender) or received (receiver).
+type ManifestEvent struct {
+	Root  string
+	Files int
+	Bytes int64
+}
+
+// PeerFoundEvent: a candidate peer was found.
+type PeerFoundEvent struct {
+	Peer   string
+	Source string // "mdns", "dht", "direct"
+	Path   string // "direct" or "relayed"
+}
+
+// AuthFailedEvent: a handshake failed.
+type AuthFailedEvent struct {
+	Peer     string
+	Failures int
+	Max      int
+	Err      error
+}
+
+// AuthenticatedEvent: PAKE succeeded with Peer.
+type AuthenticatedEvent struct {
+	Peer string
+	Path string
+}
+
+// ResumedEvent: the receiver found data already verified.
+type ResumedEvent struct {
+	PresentBytes int64
+	ResumeBytes  int64
+	TotalBytes   int64
+}
+
+// ProgressEvent: throttled transfer progress (at most ~10 per second).
+type ProgressEvent struct {
+	Bytes, TotalBytes int64 // verified bytes including skipped, of total
+	WireBytes         int64
+	Files, FilesTotal int
+	Current           string
+	Path              string
+	Streams           int
+}
+
+// ReconnectingEvent: the connection dropped and the receiver is re-dialing.
+type ReconnectingEvent struct {
+	Attempt int
+	Err     error
+}
+
+// DoneEvent: the transfer finished.
+type DoneEvent struct{ Summary Summary }
+
+func (HashingEvent) isEvent()       {}
+func (ListeningEvent) isEvent()     {}
+func (ManifestEvent) isEvent()      {}
+func (PeerFoundEvent) isEvent()     {}
+func (AuthFailedEvent) isEvent()    {}
+func (AuthenticatedEvent) isEvent() {}
+func (ResumedEvent) isEvent()       {}
+func (ProgressEvent) isEvent()      {}
+func (ReconnectingEvent) isEvent()  {}
+func (DoneEvent) isEvent()          {}

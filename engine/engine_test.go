@@ -1,0 +1,320 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pcp-p2p/pcp/engine/wire"
+	"github.com/pcp-p2p/pcp/manifest"
+)
+
+// makeTree builds a tree with nested dirs, an empty file, an empty dir, an
+// executable, a symlink, nSmall small files and one file of bigSize bytes.
+func makeTree(t testing.TB, dir string, nSmall int, bigSize int64) string {
+	t.Helper()
+	root := filepath.Join(dir, "tree")
+	writeFile(t, filepath.Join(root, "a/b/c/deep.txt"), []byte("deep\n"))
+	writeFile(t, filepath.Join(root, "empty.txt"), nil)
+	if err := os.MkdirAll(filepath.Join(root, "emptydir"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(root, "run.sh"), []byte("#!/bin/sh\necho hi\n"))
+	if err := os.Chmod(filepath.Join(root, "run.sh"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("a/b/c/deep.txt", filepath.Join(root, "link")); err != nil {
+		t.Fatal(err)
+	}
+	text := bytes.Repeat([]byte("the quick brown fox jumps over the lazy dog\n"), 100)
+	for i := 0; i < nSmall; i++ {
+		writeFile(t, filepath.Join(root, "small", fmt.Sprintf("d%02d", i%50), fmt.Sprintf("f%05d.txt", i)), append([]byte(fmt.Sprint(i)), text[:4000]...))
+	}
+	if bigSize > 0 {
+		writeRandom(t, filepath.Join(root, "big.bin"), bigSize)
+	}
+	return root
+}
+
+func TestRoundTripTree(t *testing.T) {
+	nSmall, big := 10_000, int64(300<<20)
+	if testing.Short() {
+		nSmall, big = 500, 20<<20
+	}
+	dir := t.TempDir()
+	src := makeTree(t, dir, nSmall, big)
+	want := rootOf(t, src)
+	pass := testPass(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	addrs, res := startSender(t, ctx, SendOptions{Paths: []string{src}, Passphrase: pass})
+	dest := filepath.Join(dir, "out")
+	ro := recvOpts(pass, dest, addrs)
+	ro.ResumeLogPath = filepath.Join(dir, "state", "resume.db")
+	sum, err := Receive(ctx, ro)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := <-res; r.err != nil {
+		t.Fatalf("sender: %v", r.err)
+	}
+	assertSameTree(t, src, filepath.Join(dest, "tree"))
+	if got := rootOf(t, filepath.Join(dest, "tree")); got != want {
+		t.Fatalf("received tree root %s, sent %s", got.Short(), want.Short())
+	}
+	if sum.FetchedBytes != sum.ManifestBytes || sum.ChunksRefetched != 0 {
+		t.Fatalf("summary: fetched %d of %d, refetched %d", sum.FetchedBytes, sum.ManifestBytes, sum.ChunksRefetched)
+	}
+	if sum.Root != want.String() {
+		t.Fatalf("summary root %s, want %s", sum.Root, want)
+	}
+	if _, err := os.Stat(filepath.Join(dest, ".pcp-partial-"+want.String()[:16])); !os.IsNotExist(err) {
+		t.Fatalf("staging directory left behind: %v", err)
+	}
+}
+
+func TestWrongPassphrase(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "f"), []byte("secret"))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var failures atomic.Int32
+	addrs, res := startSender(t, ctx, SendOptions{
+		Paths: []string{filepath.Join(dir, "f")}, Passphrase: testPass(t), MaxAuthFailures: 1,
+		Events: func(e Event) {
+			if a, ok := e.(AuthFailedEvent); ok && errors.Is(a.Err, ErrWrongPassphrase) {
+				failures.Add(1)
+			}
+		},
+	})
+	_, err := Receive(ctx, recvOpts(testPass(t), filepath.Join(dir, "out"), addrs))
+	if !errors.Is(err, ErrWrongPassphrase) {
+		t.Fatalf("receiver: %v, want ErrWrongPassphrase", err)
+	}
+	r := <-res
+	if !errors.Is(r.err, ErrTooManyFailures) {
+		t.Fatalf("sender: %v, want ErrTooManyFailures", r.err)
+	}
+	if failures.Load() != 1 {
+		t.Fatalf("sender saw %d wrong-passphrase failures, want 1", failures.Load())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out", "f")); !os.IsNotExist(err) {
+		t.Fatalf("file written despite failed authentication: %v", err)
+	}
+}
+
+func TestReconnectAfterConnectionCut(t *testing.T) {
+	dir := t.TempDir()
+	size := int64(96 << 20)
+	writeRandom(t, filepath.Join(dir, "src", "big.bin"), size)
+	pass := testPass(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	addrs, res := startSender(t, ctx, SendOptions{Paths: []string{filepath.Join(dir, "src")}, Passphrase: pass})
+	target, id := tcpTarget(t, addrs)
+	px := newCutProxy(t, target)
+	var once sync.Once
+	cut := make(chan struct{})
+	ro := recvOpts(pass, filepath.Join(dir, "out"), []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d/p2p/%s", px.port(), id)})
+	ro.Events = func(e Event) {
+		if p, ok := e.(ProgressEvent); ok && p.Bytes > size/4 {
+			once.Do(func() { px.cut(); close(cut) })
+		}
+	}
+	sum, err := Receive(ctx, ro)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-cut:
+	default:
+		t.Fatal("transfer finished before the connection was cut")
+	}
+	if r := <-res; r.err != nil {
+		t.Fatalf("sender: %v", r.err)
+	}
+	if sum.Reconnects < 1 {
+		t.Fatalf("reconnects = %d, want >= 1", sum.Reconnects)
+	}
+	if !sameBytes(t, filepath.Join(dir, "src", "big.bin"), filepath.Join(dir, "out", "src", "big.bin")) {
+		t.Fatal("bytes differ after reconnect")
+	}
+	// Nothing beyond the in-flight window was fetched twice.
+	total := manifest.ChunkCount(size, manifest.DefaultChunkSize)
+	window := int64(DefaultMaxInFlight / manifest.DefaultChunkSize)
+	if sum.ChunksFetched > total+window {
+		t.Fatalf("fetched %d chunks for %d, more than the %d-chunk window re-sent", sum.ChunksFetched, total, window)
+	}
+}
+
+// tcpTarget returns host:port and the peer ID from a sender's addresses.
+func tcpTarget(t testing.TB, addrs []string) (string, string) {
+	for _, a := range addrs {
+		var port int
+		var id string
+		if _, err := fmt.Sscanf(strings.ReplaceAll(a, "/", " "), " ip4 127.0.0.1 tcp %d p2p %s", &port, &id); err == nil {
+			return fmt.Sprintf("127.0.0.1:%d", port), id
+		}
+	}
+	t.Fatalf("no loopback TCP address in %v", addrs)
+	return "", ""
+}
+
+func TestCorruptChunkOnWireIsRefetched(t *testing.T) {
+	dir := t.TempDir()
+	writeRandom(t, filepath.Join(dir, "src", "f.bin"), 8<<20)
+	pass := testPass(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var flipped atomic.Int32
+	opts := SendOptions{Paths: []string{filepath.Join(dir, "src")}, Passphrase: pass}
+	opts.tamper = func(r wire.Ref, data []byte) {
+		if r.Chunk == 3 && flipped.Add(1) == 1 {
+			data[100] ^= 0x40 // only the first time
+		}
+	}
+	addrs, res := startSender(t, ctx, opts)
+	sum, err := Receive(ctx, recvOpts(pass, filepath.Join(dir, "out"), addrs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-res
+	if sum.ChunksRefetched != 1 {
+		t.Fatalf("refetched = %d, want 1", sum.ChunksRefetched)
+	}
+	if !sameBytes(t, filepath.Join(dir, "src", "f.bin"), filepath.Join(dir, "out", "src", "f.bin")) {
+		t.Fatal("bytes differ")
+	}
+}
+
+func TestPersistentlyBadPeerIsDropped(t *testing.T) {
+	dir := t.TempDir()
+	writeRandom(t, filepath.Join(dir, "src", "f.bin"), 4<<20)
+	pass := testPass(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	opts := SendOptions{Paths: []string{filepath.Join(dir, "src")}, Passphrase: pass}
+	opts.tamper = func(r wire.Ref, data []byte) {
+		if r.Chunk == 1 {
+			data[0] ^= 1
+		}
+	}
+	addrs, _ := startSender(t, ctx, opts)
+	_, err := Receive(ctx, recvOpts(pass, filepath.Join(dir, "out"), addrs))
+	if !errors.Is(err, ErrPeerMisbehaving) {
+		t.Fatalf("err = %v, want ErrPeerMisbehaving", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out", "src", "f.bin")); !os.IsNotExist(err) {
+		t.Fatalf("unverified file put in place: %v", err)
+	}
+}
+
+// transferOnce sends src to dest with a resume log and returns the summary.
+func transferOnce(t *testing.T, src, dest, logPath string, overwrite bool) (*Summary, error) {
+	t.Helper()
+	pass := testPass(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	addrs, res := startSender(t, ctx, SendOptions{Paths: []string{src}, Passphrase: pass})
+	ro := recvOpts(pass, dest, addrs)
+	ro.ResumeLogPath, ro.Overwrite = logPath, overwrite
+	sum, err := Receive(ctx, ro)
+	if err == nil {
+		if r := <-res; r.err != nil {
+			t.Fatalf("sender: %v", r.err)
+		}
+	}
+	return sum, err
+}
+
+func TestCorruptByteOnDiskRepairedWithOneChunk(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	writeRandom(t, filepath.Join(src, "f.bin"), 10<<20)
+	writeFile(t, filepath.Join(src, "g.txt"), []byte("untouched"))
+	dest, logPath := filepath.Join(dir, "out"), filepath.Join(dir, "resume.db")
+	if _, err := transferOnce(t, src, dest, logPath, false); err != nil {
+		t.Fatal(err)
+	}
+	got := filepath.Join(dest, "src", "f.bin")
+	f, err := os.OpenFile(got, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte{0xff ^ readByte(t, got, 5<<20+7)}, 5<<20+7); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	sum, err := transferOnce(t, src, dest, logPath, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.ChunksFetched != 1 || sum.FetchedBytes != manifest.DefaultChunkSize {
+		t.Fatalf("repair fetched %d chunks / %d bytes, want 1 chunk", sum.ChunksFetched, sum.FetchedBytes)
+	}
+	if !sameBytes(t, filepath.Join(src, "f.bin"), got) {
+		t.Fatal("file not repaired")
+	}
+	assertSameTree(t, src, filepath.Join(dest, "src"))
+}
+
+func readByte(t testing.TB, path string, off int64) byte {
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b := make([]byte, 1)
+	if _, err := f.ReadAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+	return b[0]
+}
+
+func TestCompleteDataAtDestinationIsNotResent(t *testing.T) {
+	dir := t.TempDir()
+	src := makeTree(t, dir, 20, 3<<20)
+	dest := filepath.Join(dir, "out")
+	if _, err := transferOnce(t, src, dest, filepath.Join(dir, "r1.db"), false); err != nil {
+		t.Fatal(err)
+	}
+	// A fresh resume log: the engine must recognize the data by hashing it.
+	sum, err := transferOnce(t, src, dest, filepath.Join(dir, "r2.db"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.ChunksFetched != 0 || sum.SkippedBytes != sum.ManifestBytes {
+		t.Fatalf("re-sent %d chunks; skipped %d of %d bytes", sum.ChunksFetched, sum.SkippedBytes, sum.ManifestBytes)
+	}
+	assertSameTree(t, src, filepath.Join(dest, "tree"))
+}
+
+func TestExistingFileIsNotClobbered(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	writeFile(t, filepath.Join(src, "a.txt"), []byte("new content"))
+	dest := filepath.Join(dir, "out")
+	mine := filepath.Join(dest, "src", "a.txt")
+	writeFile(t, mine, []byte("my precious data"))
+	_, err := transferOnce(t, src, dest, filepath.Join(dir, "r.db"), false)
+	if !errors.Is(err, ErrExists) {
+		t.Fatalf("err = %v, want ErrExists", err)
+	}
+	if b, _ := os.ReadFile(mine); string(b) != "my precious data" {
+		t.Fatalf("existing file clobbered: %q", b)
+	}
+	if _, err := transferOnce(t, src, dest, filepath.Join(dir, "r.db"), true); err != nil {
+		t.Fatalf("with overwrite: %v", err)
+	}
+	if b, _ := os.ReadFile(mine); string(b) != "new content" {
+		t.Fatalf("overwrite did not replace: %q", b)
+	}
+}

@@ -1,0 +1,506 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
+
+	"github.com/pcp-p2p/pcp/engine/wire"
+	"github.com/pcp-p2p/pcp/manifest"
+	"github.com/pcp-p2p/pcp/store"
+)
+
+// streamOpener opens a new data stream to the sender, re-dialing if the
+// connection is gone. The libp2p implementation is in session.go.
+type streamOpener interface {
+	openData(ctx context.Context) (io.ReadWriteCloser, error)
+}
+
+// Limits on a misbehaving sender.
+const (
+	maxBadPerChunk = 3  // the same chunk failing verification this often ends the session
+	maxBadTotal    = 16 // so does this many failures in all
+	stallTimeout   = 60 * time.Second
+	batchRefs      = 256
+)
+
+// receiver runs one transfer into a destination directory.
+type receiver struct {
+	opts  ReceiveOptions
+	log   *slog.Logger
+	m     *manifest.Manifest
+	root  manifest.Hash
+	dest  *os.Root
+	stage string
+	rlog  *store.ResumeLog // nil: no resume across processes
+
+	plan   *plan
+	q      *queue
+	window *semaphore.Weighted
+	files  *fileTable
+	commit chan wire.Ref
+
+	badMu sync.Mutex
+	bad   map[wire.Ref]int
+	nbad  int
+
+	fetched    atomic.Int64 // raw bytes verified and written this run
+	wire       atomic.Int64 // chunk payload bytes received
+	chunks     atomic.Int64
+	refetched  atomic.Int64
+	reconnects atomic.Int64
+	filesDone  atomic.Int64
+	current    atomic.Pointer[string]
+}
+
+func newReceiver(opts ReceiveOptions, m *manifest.Manifest, root manifest.Hash, dest *os.Root, rlog *store.ResumeLog, log *slog.Logger) *receiver {
+	return &receiver{
+		opts:  opts,
+		log:   log,
+		m:     m,
+		root:  root,
+		dest:  dest,
+		stage: ".pcp-partial-" + root.String()[:16],
+		rlog:  rlog,
+		bad:   make(map[wire.Ref]int),
+	}
+}
+
+// run fetches every needed chunk over opts.Streams parallel streams and
+// finishes the tree. The plan must have been applied.
+func (r *receiver) run(ctx context.Context, op streamOpener) error {
+	p := r.plan
+	streams := r.opts.Streams
+	win := r.opts.MaxInFlight
+	if min := 2 * int64(r.m.ChunkSize); win < min {
+		win = min
+	}
+	r.window = semaphore.NewWeighted(win)
+	r.q = newQueue(p.need)
+	r.files = newFileTable(r)
+	r.commit = make(chan wire.Ref, 1024)
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	cm := newCommitter(r)
+	cmDone := make(chan error, 1)
+	go func() { cmDone <- cm.run(cancel) }()
+
+	batchBytes := win / int64(2*streams)
+	if batchBytes < int64(r.m.ChunkSize) {
+		batchBytes = int64(r.m.ChunkSize)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for i := 0; i < streams; i++ {
+		g.Go(func() error { return r.streamWorker(gctx, op, batchBytes) })
+	}
+	werr := g.Wait()
+	close(r.commit)
+	cerr := <-cmDone
+	r.files.closeAll()
+	if cerr != nil {
+		return cerr
+	}
+	if werr != nil {
+		return werr
+	}
+	if err := r.finishPresent(); err != nil {
+		return err
+	}
+	if err := r.finishTree(); err != nil {
+		return err
+	}
+	if r.rlog != nil {
+		return r.rlog.Finish(r.root)
+	}
+	return nil
+}
+
+// finishPresent applies mode and mtime to files that were already present
+// but not recorded complete.
+func (r *receiver) finishPresent() error {
+	for i, fsx := range r.plan.files {
+		if fsx.state != fsPresent || fsx.complete {
+			continue
+		}
+		e := &r.m.Entries[i]
+		if err := r.dest.Chmod(e.Path, os.FileMode(e.Mode)); err != nil {
+			return err
+		}
+		t := time.Unix(0, e.MTime)
+		if err := r.dest.Chtimes(e.Path, t, t); err != nil {
+			return err
+		}
+	}
+	if r.rlog == nil {
+		return nil
+	}
+	var ids []uint32
+	for i, fsx := range r.plan.files {
+		if fsx.state == fsPresent && !fsx.complete {
+			ids = append(ids, uint32(i))
+		}
+	}
+	return r.rlog.MarkFileComplete(r.root, ids)
+}
+
+// streamWorker keeps one data stream busy until the queue is drained,
+// re-opening the stream after transient failures.
+func (r *receiver) streamWorker(ctx context.Context, op streamOpener, batchBytes int64) error {
+	for first := true; ; first = false {
+		if r.q.finished() {
+			return nil
+		}
+		if !first {
+			r.reconnects.Add(1)
+		}
+		s, err := op.openData(ctx)
+		if err != nil {
+			return err
+		}
+		err = r.runStream(ctx, s, batchBytes)
+		s.Close()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if errors.Is(err, ErrPeerMisbehaving) || errors.Is(err, wire.ErrSourceChanged) ||
+			errors.Is(err, wire.ErrUnknownSession) || errors.Is(err, errWrite) {
+			return err
+		}
+		r.log.Debug("data stream failed; reopening", "err", err)
+	}
+}
+
+var errWrite = errors.New("writing to the destination failed")
+
+// runStream pipelines requests and chunks on one stream. On any error the
+// chunks it had requested go back to the queue and their window is freed.
+func (r *receiver) runStream(ctx context.Context, s io.ReadWriteCloser, batchBytes int64) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() { s.Close() })
+	defer stop()
+
+	var mu sync.Mutex
+	var pending []wire.Ref // requested, not yet received, in order
+	ready := make(chan struct{}, 1)
+	sendDone := make(chan struct{})
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { // requester
+		defer close(sendDone)
+		buf := make([]byte, 0, 2+8*batchRefs)
+		for {
+			batch, bytes := r.q.take(gctx, batchRefs, batchBytes, r.m)
+			if batch == nil {
+				return gctx.Err() // nil when the queue is drained
+			}
+			if err := r.window.Acquire(gctx, bytes); err != nil {
+				r.q.requeue(batch)
+				return err
+			}
+			mu.Lock()
+			pending = append(pending, batch...)
+			mu.Unlock()
+			select {
+			case ready <- struct{}{}:
+			default:
+			}
+			if err := wire.WriteFrame(s, wire.TRequest, wire.AppendRequest(buf[:0], batch)); err != nil {
+				return err
+			}
+		}
+	})
+	g.Go(func() error { // reader
+		dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1),
+			zstd.WithDecoderMaxMemory(uint64(r.m.ChunkSize)*2), zstd.WithDecoderMaxWindow(uint64(r.m.ChunkSize)*2))
+		if err != nil {
+			return err
+		}
+		defer dec.Close()
+		fr := wire.NewReader(s)
+		raw := make([]byte, 0, r.m.ChunkSize)
+		dl, _ := s.(interface{ SetReadDeadline(time.Time) error })
+		for {
+			mu.Lock()
+			n := len(pending)
+			mu.Unlock()
+			if n == 0 {
+				select {
+				case <-ready:
+					continue
+				case <-sendDone:
+					mu.Lock()
+					n = len(pending)
+					mu.Unlock()
+					if n == 0 {
+						return nil
+					}
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+			}
+			mu.Lock()
+			want := pending[0]
+			mu.Unlock()
+			if dl != nil {
+				_ = dl.SetReadDeadline(time.Now().Add(stallTimeout))
+			}
+			p, err := fr.Expect(wire.TChunk)
+			if err != nil {
+				return err
+			}
+			h, data, err := wire.DecodeChunk(p)
+			if err != nil || h.Ref != want {
+				return fmt.Errorf("%w: chunk %v when %v was due (%v)", ErrPeerMisbehaving, h.Ref, want, err)
+			}
+			mu.Lock()
+			pending = pending[1:]
+			mu.Unlock()
+			r.wire.Add(int64(len(data)))
+			ok, err := r.accept(h, data, &raw, dec)
+			r.window.Release(int64(manifest.ChunkLen(r.m.Entries[want.Entry].Size, r.m.ChunkSize, int64(want.Chunk))))
+			if err != nil {
+				return err
+			}
+			if !ok {
+				r.q.requeue([]wire.Ref{want})
+				continue
+			}
+			r.q.done(1)
+			select {
+			case r.commit <- want:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		}
+	})
+	err := g.Wait()
+	mu.Lock()
+	left := pending
+	pending = nil
+	mu.Unlock()
+	if len(left) > 0 {
+		var bytes int64
+		for _, ref := range left {
+			bytes += manifest.ChunkLen(r.m.Entries[ref.Entry].Size, r.m.ChunkSize, int64(ref.Chunk))
+		}
+		r.window.Release(bytes)
+		r.q.requeue(left)
+	}
+	return err
+}
+
+// accept decompresses, verifies and writes one chunk. ok is false when the
+// chunk failed verification and must be fetched again.
+func (r *receiver) accept(h wire.ChunkHeader, data []byte, raw *[]byte, dec *zstd.Decoder) (ok bool, err error) {
+	e := &r.m.Entries[h.Entry]
+	off := int64(h.Chunk) * int64(r.m.ChunkSize)
+	n := manifest.ChunkLen(e.Size, r.m.ChunkSize, int64(h.Chunk))
+	if int64(h.RawLen) != n {
+		return false, fmt.Errorf("%w: chunk %v claims %d bytes, manifest says %d", ErrPeerMisbehaving, h.Ref, h.RawLen, n)
+	}
+	b := data
+	if h.Enc == wire.EncZstd {
+		out, derr := dec.DecodeAll(data, (*raw)[:0])
+		if derr != nil || int64(len(out)) != n {
+			return r.badChunk(h.Ref)
+		}
+		*raw = out[:0]
+		b = out
+	}
+	if manifest.HashChunk(b) != e.Chunks[h.Chunk] {
+		return r.badChunk(h.Ref)
+	}
+	f, err := r.files.get(int(h.Entry))
+	if err != nil {
+		return false, err
+	}
+	if _, err := f.WriteAt(b, off); err != nil {
+		return false, fmt.Errorf("%w: %s: %v", errWrite, e.Path, err)
+	}
+	r.files.wrote(int(h.Entry))
+	r.fetched.Add(n)
+	r.chunks.Add(1)
+	r.current.Store(&e.Path)
+	return true, nil
+}
+
+// badChunk counts a chunk that failed verification; it decides between
+// fetching it again and giving up on the peer.
+func (r *receiver) badChunk(ref wire.Ref) (bool, error) {
+	r.badMu.Lock()
+	defer r.badMu.Unlock()
+	r.bad[ref]++
+	r.nbad++
+	r.refetched.Add(1)
+	path := r.m.Entries[ref.Entry].Path
+	r.log.Warn("chunk failed verification", "path", path, "chunk", ref.Chunk)
+	if r.bad[ref] >= maxBadPerChunk || r.nbad >= maxBadTotal {
+		return false, fmt.Errorf("%w: %d chunks failed verification (last: %s chunk %d)", ErrPeerMisbehaving, r.nbad, path, ref.Chunk)
+	}
+	return false, nil
+}
+
+// queue hands out chunk refs to stream workers. Requeued refs go first.
+type queue struct {
+	mu          sync.Mutex
+	refs        []wire.Ref
+	next        int
+	retry       []wire.Ref
+	outstanding int // taken and not yet done
+	changed     chan struct{}
+}
+
+func newQueue(refs []wire.Ref) *queue {
+	return &queue{refs: refs, changed: make(chan struct{})}
+}
+
+func (q *queue) signal() {
+	close(q.changed)
+	q.changed = make(chan struct{})
+}
+
+// take returns up to maxRefs refs of at most maxBytes in all (at least one),
+// and their byte total. It waits while other streams hold refs that may come
+// back; it returns nil once every ref is done, or when ctx ends.
+func (q *queue) take(ctx context.Context, maxRefs int, maxBytes int64, m *manifest.Manifest) ([]wire.Ref, int64) {
+	for {
+		q.mu.Lock()
+		if len(q.retry) > 0 || q.next < len(q.refs) {
+			var out []wire.Ref
+			var bytes int64
+			for len(out) < maxRefs {
+				var ref wire.Ref
+				if len(q.retry) > 0 {
+					ref = q.retry[0]
+				} else if q.next < len(q.refs) {
+					ref = q.refs[q.next]
+				} else {
+					break
+				}
+				n := manifest.ChunkLen(m.Entries[ref.Entry].Size, m.ChunkSize, int64(ref.Chunk))
+				if len(out) > 0 && bytes+n > maxBytes {
+					break
+				}
+				if len(q.retry) > 0 {
+					q.retry = q.retry[1:]
+				} else {
+					q.next++
+				}
+				out = append(out, ref)
+				bytes += n
+			}
+			q.outstanding += len(out)
+			q.mu.Unlock()
+			return out, bytes
+		}
+		if q.outstanding == 0 {
+			q.mu.Unlock()
+			return nil, 0
+		}
+		ch := q.changed
+		q.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, 0
+		}
+	}
+}
+
+func (q *queue) requeue(refs []wire.Ref) {
+	q.mu.Lock()
+	q.retry = append(append([]wire.Ref(nil), refs...), q.retry...)
+	q.outstanding -= len(refs)
+	q.signal()
+	q.mu.Unlock()
+}
+
+func (q *queue) done(n int) {
+	q.mu.Lock()
+	q.outstanding -= n
+	if q.outstanding == 0 && len(q.retry) == 0 && q.next == len(q.refs) {
+		q.signal()
+	}
+	q.mu.Unlock()
+}
+
+func (q *queue) finished() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.outstanding == 0 && len(q.retry) == 0 && q.next == len(q.refs)
+}
+
+// fileTable keeps staging files open while chunks are written into them.
+type fileTable struct {
+	r    *receiver
+	mu   sync.Mutex
+	open map[int]*os.File
+	left map[int]int // chunks still to write this run
+}
+
+func newFileTable(r *receiver) *fileTable {
+	t := &fileTable{r: r, open: make(map[int]*os.File), left: make(map[int]int)}
+	for _, ref := range r.plan.need {
+		t.left[int(ref.Entry)]++
+	}
+	return t
+}
+
+func (t *fileTable) get(i int) (*os.File, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if f := t.open[i]; f != nil {
+		return f, nil
+	}
+	e := &t.r.m.Entries[i]
+	f, err := t.r.dest.OpenFile(t.r.stageName(i), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", errWrite, e.Path, err)
+	}
+	if st, err := f.Stat(); err == nil && st.Size() != e.Size {
+		if err := f.Truncate(e.Size); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("%w: %s: %v", errWrite, e.Path, err)
+		}
+	}
+	t.open[i] = f
+	return f, nil
+}
+
+// wrote records one chunk written to entry i and closes the file when no
+// more chunks for it are expected in this run.
+func (t *fileTable) wrote(i int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.left[i]--
+	if t.left[i] <= 0 {
+		if f := t.open[i]; f != nil {
+			f.Close()
+			delete(t.open, i)
+		}
+	}
+}
+
+func (t *fileTable) closeAll() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for i, f := range t.open {
+		f.Close()
+		delete(t.open, i)
+	}
+}

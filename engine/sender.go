@@ -1,0 +1,325 @@
+package engine
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/pcp-p2p/pcp/auth"
+	"github.com/pcp-p2p/pcp/engine/wire"
+	"github.com/pcp-p2p/pcp/manifest"
+)
+
+// server is the sender's side of the protocol: it authenticates receivers,
+// sends them the manifest and serves their chunk requests. It knows nothing
+// of hosts or discovery: streams arrive through handle.
+type server struct {
+	log     *slog.Logger
+	events  func(Event)
+	pass    auth.Passphrase
+	localID peer.ID
+	guard   *auth.Guard
+
+	tamper func(wire.Ref, []byte)
+
+	ready chan struct{} // closed once src/root are set
+	src   *manifest.Source
+	root  manifest.Hash
+
+	mu       sync.Mutex
+	sessions map[[32]byte]*srvSession
+	finished chan *srvSession // a session sent Done
+	fatal    chan error       // too many failed handshakes, or declined
+	start    time.Time
+
+	chunksServed atomic.Int64
+	rawServed    atomic.Int64
+	wireServed   atomic.Int64
+}
+
+type srvSession struct {
+	id   [32]byte
+	peer peer.ID
+	done sync.Once
+}
+
+func newServer(pass auth.Passphrase, local peer.ID, maxFailures int, events func(Event), log *slog.Logger) *server {
+	return &server{
+		log:      log,
+		events:   events,
+		pass:     pass,
+		localID:  local,
+		guard:    &auth.Guard{Max: maxFailures},
+		ready:    make(chan struct{}),
+		sessions: make(map[[32]byte]*srvSession),
+		finished: make(chan *srvSession, 1),
+		fatal:    make(chan error, 1),
+		start:    time.Now(),
+	}
+}
+
+// setSource publishes the manifest; streams waiting for it proceed.
+func (s *server) setSource(src *manifest.Source) {
+	s.src = src
+	s.root = src.Manifest.Root()
+	close(s.ready)
+}
+
+func (s *server) failFatal(err error) {
+	select {
+	case s.fatal <- err:
+	default:
+	}
+}
+
+// handle serves one incoming stream until it ends or ctx is done.
+func (s *server) handle(ctx context.Context, rw io.ReadWriteCloser, remote peer.ID, path string) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() { rw.Close() })
+	defer stop()
+	defer rw.Close()
+
+	fr := wire.NewReader(rw)
+	p, err := fr.Expect(wire.TOpen)
+	if err != nil {
+		s.log.Debug("stream without open", "peer", remote, "err", err)
+		return
+	}
+	o, err := wire.DecodeOpen(p)
+	if err != nil {
+		s.log.Debug("bad open", "peer", remote, "err", err)
+		return
+	}
+	switch o.Kind {
+	case wire.KindControl:
+		err = s.serveControl(ctx, rw, fr, remote, path)
+	case wire.KindData:
+		err = s.serveData(ctx, rw, fr, o.Session, remote)
+	}
+	if err != nil && !errors.Is(err, io.EOF) && ctx.Err() == nil {
+		s.log.Debug("stream ended", "peer", remote, "err", err)
+	}
+}
+
+func (s *server) serveControl(ctx context.Context, rw io.ReadWriter, fr *wire.Reader, remote peer.ID, path string) error {
+	sess, err := auth.Handshake(ctx, rw, auth.Config{
+		Role:       auth.RoleSender,
+		Passphrase: s.pass,
+		LocalID:    []byte(s.localID),
+		RemoteID:   []byte(remote),
+	})
+	if err != nil {
+		n, gerr := s.guard.Fail()
+		emit(s.events, AuthFailedEvent{Peer: remote.String(), Failures: n, Max: s.guard.Limit(), Err: err})
+		if gerr != nil {
+			s.failFatal(gerr)
+		}
+		return err
+	}
+	ss := &srvSession{id: sess.ID, peer: remote}
+	s.mu.Lock()
+	s.sessions[sess.ID] = ss
+	s.mu.Unlock()
+	emit(s.events, AuthenticatedEvent{Peer: remote.String(), Path: path})
+
+	select {
+	case <-s.ready:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	mw := wire.NewManifestWriter(rw)
+	if err := manifest.Encode(mw, s.src.Manifest); err != nil {
+		return err
+	}
+	if err := mw.Flush(); err != nil {
+		return err
+	}
+	if err := wire.WriteFrame(rw, wire.TManifestEnd, s.root[:]); err != nil {
+		return err
+	}
+	t, _, err := fr.Next()
+	if err != nil {
+		return err
+	}
+	switch t {
+	case wire.TAccept:
+		return nil
+	case wire.TDecline:
+		s.failFatal(ErrDeclined)
+		return ErrDeclined
+	}
+	return fmt.Errorf("%w: %v after manifest", wire.ErrFrame, t)
+}
+
+func (s *server) serveData(ctx context.Context, rw io.ReadWriter, fr *wire.Reader, id [32]byte, remote peer.ID) error {
+	s.mu.Lock()
+	ss := s.sessions[id]
+	s.mu.Unlock()
+	if ss == nil || ss.peer != remote {
+		_ = wire.WriteFrame(rw, wire.TError, wire.AppendError(nil, wire.CodeUnknownSess, "unknown session"))
+		return wire.ErrUnknownSession
+	}
+	select {
+	case <-s.ready:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	cs := newChunkServer(s)
+	defer cs.close()
+	var refs []wire.Ref
+	for {
+		t, p, err := fr.Next()
+		if err != nil {
+			return err
+		}
+		switch t {
+		case wire.TRequest:
+			if refs, err = wire.DecodeRequest(p, refs); err != nil {
+				return err
+			}
+			for _, r := range refs {
+				if err := cs.serve(rw, r); err != nil {
+					_ = wire.WriteFrame(rw, wire.TError, wire.AppendError(nil, wire.CodeOf(err), err.Error()))
+					return err
+				}
+			}
+		case wire.TDone:
+			if err := wire.WriteFrame(rw, wire.TDoneAck, nil); err != nil {
+				return err
+			}
+			// Wait for the receiver to close, so the ack is delivered
+			// before the sender exits.
+			if d, ok := rw.(interface{ SetReadDeadline(time.Time) error }); ok {
+				_ = d.SetReadDeadline(time.Now().Add(5 * time.Second))
+			}
+			_, _, _ = fr.Next()
+			ss.done.Do(func() {
+				select {
+				case s.finished <- ss:
+				default:
+				}
+			})
+			return nil
+		default:
+			return fmt.Errorf("%w: unexpected %v on a data stream", wire.ErrFrame, t)
+		}
+	}
+}
+
+// chunkServer reads, compresses and writes chunks for one stream. It keeps
+// the file it last read open, since requests come in file order.
+type chunkServer struct {
+	s     *server
+	m     *manifest.Manifest
+	comp  *compressor
+	buf   []byte // header room + one chunk
+	zbuf  []byte
+	entry int
+	f     *os.File
+}
+
+const chunkFrameHead = wire.HeaderSize + 13
+
+func newChunkServer(s *server) *chunkServer {
+	cs := s.src.Manifest.ChunkSize
+	return &chunkServer{
+		s:     s,
+		m:     s.src.Manifest,
+		comp:  newCompressor(),
+		buf:   make([]byte, chunkFrameHead+int(cs)),
+		zbuf:  make([]byte, 0, chunkFrameHead+int(cs)+int(cs)/64+1024),
+		entry: -1,
+	}
+}
+
+func (c *chunkServer) close() {
+	if c.f != nil {
+		c.f.Close()
+	}
+	c.comp.enc.Close()
+}
+
+func (c *chunkServer) open(i int) error {
+	if c.entry == i {
+		return nil
+	}
+	if c.f != nil {
+		c.f.Close()
+		c.f = nil
+		c.entry = -1
+	}
+	e := &c.m.Entries[i]
+	f, err := os.Open(c.s.src.Local[i])
+	if err != nil {
+		return fmt.Errorf("%w: %s: cannot open", wire.ErrSourceChanged, e.Path)
+	}
+	st, err := f.Stat()
+	if err != nil || st.Size() != e.Size || st.ModTime().UnixNano() != e.MTime {
+		f.Close()
+		return fmt.Errorf("%w: %s", wire.ErrSourceChanged, e.Path)
+	}
+	c.f, c.entry = f, i
+	return nil
+}
+
+func (c *chunkServer) serve(w io.Writer, r wire.Ref) error {
+	if int(r.Entry) >= len(c.m.Entries) {
+		return fmt.Errorf("%w: entry %d out of range", wire.ErrBadRequest, r.Entry)
+	}
+	e := &c.m.Entries[r.Entry]
+	if e.Kind != manifest.KindFile || int(r.Chunk) >= len(e.Chunks) {
+		return fmt.Errorf("%w: chunk %d/%d out of range", wire.ErrBadRequest, r.Entry, r.Chunk)
+	}
+	if err := c.open(int(r.Entry)); err != nil {
+		return err
+	}
+	n := manifest.ChunkLen(e.Size, c.m.ChunkSize, int64(r.Chunk))
+	raw := c.buf[chunkFrameHead : chunkFrameHead+int(n)]
+	if _, err := c.f.ReadAt(raw, int64(r.Chunk)*int64(c.m.ChunkSize)); err != nil {
+		return fmt.Errorf("%w: %s: %v", wire.ErrSourceChanged, e.Path, errors.Unwrap(err))
+	}
+	if c.s.tamper != nil {
+		c.s.tamper(r, raw)
+	}
+	frame := c.buf[:chunkFrameHead+int(n)]
+	enc := wire.EncRaw
+	if c.comp.shouldTry() {
+		if z, ok := c.comp.compress(c.zbuf[:chunkFrameHead], raw); ok {
+			frame, enc = z, wire.EncZstd
+		}
+	}
+	fillChunkHead(frame, r, enc, uint32(n))
+	start := time.Now()
+	if _, err := w.Write(frame); err != nil {
+		return err
+	}
+	c.comp.wrote(len(frame), time.Since(start))
+	c.s.chunksServed.Add(1)
+	c.s.rawServed.Add(n)
+	c.s.wireServed.Add(int64(len(frame) - chunkFrameHead))
+	return nil
+}
+
+// fillChunkHead writes the frame header and the chunk header in front of the
+// data already placed at frame[chunkFrameHead:].
+func fillChunkHead(frame []byte, r wire.Ref, enc uint8, rawLen uint32) {
+	frame[0] = byte(wire.TChunk)
+	binary.BigEndian.PutUint32(frame[1:], uint32(len(frame)-wire.HeaderSize))
+	wire.AppendChunkHeader(frame[wire.HeaderSize:wire.HeaderSize], wire.ChunkHeader{Ref: r, Enc: enc, RawLen: rawLen})
+}
+
+func emit(f func(Event), e Event) {
+	if f != nil {
+		f(e)
+	}
+}

@@ -1,0 +1,587 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/peerstore"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
+
+	"github.com/pcp-p2p/pcp/auth"
+	"github.com/pcp-p2p/pcp/discovery"
+	"github.com/pcp-p2p/pcp/engine/p2p"
+	"github.com/pcp-p2p/pcp/engine/wire"
+	"github.com/pcp-p2p/pcp/manifest"
+	"github.com/pcp-p2p/pcp/store"
+)
+
+func discard(l *slog.Logger) *slog.Logger {
+	if l != nil {
+		return l
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func newHost(n NetworkOptions, log *slog.Logger) (host.Host, error) {
+	relays, err := p2p.ParseAddrInfos(n.Relays)
+	if err != nil {
+		return nil, fmt.Errorf("--relay: %w", err)
+	}
+	return p2p.NewHost(p2p.HostOptions{ListenAddrs: n.ListenAddrs, Relays: relays, Logger: log})
+}
+
+func discoveryOptions(n NetworkOptions, log *slog.Logger) (discovery.Options, error) {
+	boot, err := p2p.ParseAddrInfos(n.Bootstrap)
+	if err != nil {
+		return discovery.Options{}, fmt.Errorf("--bootstrap: %w", err)
+	}
+	return discovery.Options{MDNS: !n.DHTOnly, DHT: !n.MDNSOnly, Bootstrap: boot, Logger: log}, nil
+}
+
+// fullAddrs returns h's addresses with its /p2p/ suffix.
+func fullAddrs(h host.Host) []string {
+	var out []string
+	for _, a := range h.Addrs() {
+		out = append(out, fmt.Sprintf("%s/p2p/%s", a, h.ID()))
+	}
+	return out
+}
+
+// Send serves paths to the first receiver that authenticates with the
+// passphrase, until it reports everything received (nil), the user stops it
+// (ctx), too many handshakes fail, or the receiver declines.
+func Send(ctx context.Context, opts SendOptions) (*Summary, error) {
+	log := discard(opts.Logger)
+	if opts.Passphrase.IsZero() {
+		return nil, fmt.Errorf("%w: no passphrase", auth.ErrBadPassphrase)
+	}
+	h, err := newHost(opts.Network, log)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	srv := newServer(opts.Passphrase, h.ID(), opts.MaxAuthFailures, opts.Events, log)
+	srv.tamper = opts.tamper
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	h.SetStreamHandler(wire.ProtocolID, func(s network.Stream) {
+		wg.Add(1)
+		defer wg.Done()
+		remote := s.Conn().RemotePeer()
+		srv.handle(ctx, s, remote, p2p.PathOf(h, remote))
+	})
+	emit(opts.Events, ListeningEvent{PeerID: h.ID().String(), Addrs: fullAddrs(h)})
+	dopts, err := discoveryOptions(opts.Network, log)
+	if err != nil {
+		return nil, err
+	}
+	if !opts.Network.NoDiscovery {
+		if err := discovery.Advertise(ctx, h, opts.Passphrase.Channel(), dopts); err != nil {
+			return nil, fmt.Errorf("advertising: %w", err)
+		}
+	}
+
+	walkErr := make(chan error, 1)
+	go func() { walkErr <- srv.prepare(ctx, opts) }()
+
+	for {
+		select {
+		case err := <-walkErr:
+			if err != nil {
+				return nil, err
+			}
+			walkErr = nil
+		case err := <-srv.fatal:
+			return nil, err
+		case <-srv.finished:
+			s := srv.summary()
+			emit(opts.Events, DoneEvent{Summary: s})
+			return &s, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// prepare walks and hashes the paths, then publishes the manifest.
+func (s *server) prepare(ctx context.Context, opts SendOptions) error {
+	wo := manifest.WalkOptions{
+		ChunkSize: opts.ChunkSize,
+		Progress: func(p manifest.WalkProgress) {
+			emit(opts.Events, HashingEvent{Phase: p.Phase, Files: p.Files, FilesTotal: p.FilesTotal,
+				Bytes: p.Bytes, BytesTotal: p.BytesTotal, Current: p.Current})
+		},
+		OnSkip: func(local string, err error) { s.log.Warn("skipped", "path", local, "reason", err) },
+	}
+	if opts.HashCachePath != "" {
+		hc, err := store.OpenHashCache(opts.HashCachePath)
+		if err != nil {
+			return err
+		}
+		defer hc.Close()
+		wo.Cache = hc
+	}
+	src, err := manifest.Walk(ctx, opts.Paths, wo)
+	if err != nil {
+		return err
+	}
+	if opts.ManifestOut != "" {
+		if err := writeManifestFile(opts.ManifestOut, src.Manifest); err != nil {
+			return err
+		}
+	}
+	s.setSource(src)
+	emit(opts.Events, ManifestEvent{Root: s.root.String(), Files: src.Manifest.Files(), Bytes: src.Manifest.TotalSize()})
+	return nil
+}
+
+func (s *server) summary() Summary {
+	m := s.src.Manifest
+	return Summary{
+		Root:          s.root.String(),
+		Files:         m.Files(),
+		ManifestBytes: m.TotalSize(),
+		WireBytes:     s.wireServed.Load(),
+		FetchedBytes:  s.rawServed.Load(),
+		ChunksFetched: s.chunksServed.Load(),
+		Duration:      time.Since(s.start),
+	}
+}
+
+func writeManifestFile(path string, m *manifest.Manifest) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if err := manifest.Encode(f, m); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// ReadManifestFile reads a manifest written by SendOptions.ManifestOut.
+func ReadManifestFile(path string) (*manifest.Manifest, manifest.Hash, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, manifest.Hash{}, err
+	}
+	defer f.Close()
+	return manifest.Decode(f, manifest.Limits{})
+}
+
+// authPeer is a sender that passed PAKE.
+type authPeer struct {
+	info    peer.AddrInfo
+	source  string
+	session *auth.Session
+	ctl     network.Stream
+}
+
+// findSender tries candidates from discovery (or the direct addresses) until
+// one passes PAKE. Candidates that fail authentication are not tried again.
+func findSender(ctx context.Context, h host.Host, opts ReceiveOptions, log *slog.Logger) (*authPeer, error) {
+	timeout := opts.Network.FindTimeout
+	if timeout == 0 {
+		timeout = 2 * time.Minute
+	}
+	fctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cands := make(chan discovery.Candidate, 16)
+	if len(opts.Network.Direct) > 0 {
+		infos, err := p2p.ParseAddrInfos(opts.Network.Direct)
+		if err != nil {
+			return nil, fmt.Errorf("--direct: %w", err)
+		}
+		for _, in := range infos {
+			cands <- discovery.Candidate{Info: in, Source: "direct"}
+		}
+	} else if opts.Network.NoDiscovery {
+		return nil, fmt.Errorf("%w: discovery is off and no direct address was given", ErrPeerNotFound)
+	} else {
+		dopts, err := discoveryOptions(opts.Network, log)
+		if err != nil {
+			return nil, err
+		}
+		ch, err := discovery.Find(fctx, h, opts.Passphrase.Channel(), dopts)
+		if err != nil {
+			return nil, err
+		}
+		cands = make(chan discovery.Candidate)
+		go func() {
+			for c := range ch {
+				select {
+				case cands <- c:
+				case <-fctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	tried := map[peer.ID]int{}
+	var authErr error
+	var grace <-chan time.Time
+	for {
+		select {
+		case c := <-cands:
+			if c.Info.ID == h.ID() || tried[c.Info.ID] < 0 || tried[c.Info.ID] >= 3 {
+				continue
+			}
+			tried[c.Info.ID]++
+			emit(opts.Events, PeerFoundEvent{Peer: c.Info.ID.String(), Source: c.Source})
+			ap, err := tryCandidate(fctx, h, c, opts.Passphrase)
+			if err == nil {
+				return ap, nil
+			}
+			log.Debug("candidate failed", "peer", c.Info.ID, "source", c.Source, "err", err)
+			if errors.Is(err, auth.ErrWrongPassphrase) || errors.Is(err, auth.ErrHandshake) {
+				tried[c.Info.ID] = -1
+				emit(opts.Events, AuthFailedEvent{Peer: c.Info.ID.String(), Failures: 1, Err: err})
+				if authErr == nil {
+					authErr = err
+					// Another sender may share the channel; give it a moment.
+					grace = time.After(3 * time.Second)
+				}
+			}
+		case <-grace:
+			return nil, authErr
+		case <-fctx.Done():
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			if authErr != nil {
+				return nil, authErr
+			}
+			return nil, fmt.Errorf("%w within %v", ErrPeerNotFound, timeout)
+		}
+	}
+}
+
+func tryCandidate(ctx context.Context, h host.Host, c discovery.Candidate, pass auth.Passphrase) (*authPeer, error) {
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := h.Connect(cctx, c.Info); err != nil {
+		return nil, err
+	}
+	s, err := h.NewStream(network.WithAllowLimitedConn(cctx, "pcp"), c.Info.ID, wire.ProtocolID)
+	if err != nil {
+		return nil, err
+	}
+	if err := wire.WriteFrame(s, wire.TOpen, wire.Open{Kind: wire.KindControl}.Append(nil)); err != nil {
+		s.Reset()
+		return nil, err
+	}
+	sess, err := auth.Handshake(cctx, s, auth.Config{
+		Role:       auth.RoleReceiver,
+		Passphrase: pass,
+		LocalID:    []byte(h.ID()),
+		RemoteID:   []byte(c.Info.ID),
+	})
+	if err != nil {
+		s.Reset()
+		return nil, err
+	}
+	// Keep the sender's addresses for re-dialing after a drop.
+	h.Peerstore().AddAddrs(c.Info.ID, c.Info.Addrs, peerstore.PermanentAddrTTL)
+	h.Peerstore().AddAddrs(c.Info.ID, h.Peerstore().Addrs(c.Info.ID), peerstore.PermanentAddrTTL)
+	return &authPeer{info: c.Info, source: c.Source, session: sess, ctl: s}, nil
+}
+
+// Receive finds the sender, authenticates, shows the offer and fetches what
+// is missing into opts.Dest.
+func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
+	log := discard(opts.Logger)
+	start := time.Now()
+	if opts.Passphrase.IsZero() {
+		return nil, fmt.Errorf("%w: no passphrase", auth.ErrBadPassphrase)
+	}
+	if opts.Streams <= 0 {
+		opts.Streams = DefaultStreams
+	}
+	if opts.MaxInFlight <= 0 {
+		opts.MaxInFlight = DefaultMaxInFlight
+	}
+	if opts.Patience <= 0 {
+		opts.Patience = DefaultPatience
+	}
+	if opts.Dest == "" {
+		opts.Dest = "."
+	}
+	destDir, err := filepath.Abs(opts.Dest)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(destDir, 0o755); err != nil {
+		return nil, fmt.Errorf("destination: %w", err)
+	}
+	dest, err := os.OpenRoot(destDir)
+	if err != nil {
+		return nil, fmt.Errorf("destination: %w", err)
+	}
+	defer dest.Close()
+	var rlog *store.ResumeLog
+	if opts.ResumeLogPath != "" {
+		if rlog, err = store.OpenResumeLog(opts.ResumeLogPath); err != nil {
+			return nil, err
+		}
+		defer rlog.Close()
+	}
+
+	h, err := newHost(opts.Network, log)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+
+	ap, err := findSender(ctx, h, opts, log)
+	if err != nil {
+		return nil, err
+	}
+	path := p2p.PathOf(h, ap.info.ID)
+	emit(opts.Events, AuthenticatedEvent{Peer: ap.info.ID.String(), Path: path})
+
+	m, root, err := readManifest(ap.ctl)
+	if err != nil {
+		ap.ctl.Reset()
+		return nil, fmt.Errorf("%w: %v", ErrPeerMisbehaving, err)
+	}
+	emit(opts.Events, ManifestEvent{Root: root.String(), Files: m.Files(), Bytes: m.TotalSize()})
+	if rlog != nil {
+		if err := rlog.Begin(root, m, destDir); err != nil {
+			return nil, err
+		}
+	}
+	r := newReceiver(opts, m, root, dest, rlog, log)
+	p, err := r.makePlan(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r.plan = p
+	offer := p.offer
+	offer.Root, offer.Peer, offer.Path = root.String(), ap.info.ID.String(), path
+	decline := func(err error) (*Summary, error) {
+		_ = wire.WriteFrame(ap.ctl, wire.TDecline, nil)
+		ap.ctl.Close()
+		return nil, err
+	}
+	if len(p.conflicts) > 0 {
+		return decline(fmt.Errorf("%w: %s (use --overwrite to replace)", ErrExists, listSome(p.conflicts, 5)))
+	}
+	if opts.Confirm != nil && !opts.Confirm(offer) {
+		return decline(ErrDeclined)
+	}
+	if err := wire.WriteFrame(ap.ctl, wire.TAccept, nil); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInterrupted, err)
+	}
+	ap.ctl.Close()
+	if offer.PresentBytes > 0 || offer.ResumeBytes > 0 {
+		emit(opts.Events, ResumedEvent{PresentBytes: offer.PresentBytes, ResumeBytes: offer.ResumeBytes, TotalBytes: offer.TotalBytes})
+	}
+	if err := r.apply(p); err != nil {
+		return nil, err
+	}
+
+	op := &p2pOpener{h: h, info: ap.info, session: ap.session.ID, patience: opts.Patience, events: opts.Events}
+	skipped := offer.PresentBytes + offer.ResumeBytes
+	stopProgress := r.progress(ctx, opts.Events, skipped, offer.TotalBytes, op)
+	err = r.run(ctx, op)
+	stopProgress()
+	if err != nil {
+		if errors.Is(err, ErrPeerMisbehaving) || errors.Is(err, ErrExists) || errors.Is(err, wire.ErrSourceChanged) {
+			return nil, err
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInterrupted, ctx.Err())
+		}
+		return nil, fmt.Errorf("%w: %v", ErrInterrupted, err)
+	}
+	op.finish(ctx)
+	s := Summary{
+		Root:            root.String(),
+		Files:           m.Files(),
+		ManifestBytes:   m.TotalSize(),
+		WireBytes:       r.wire.Load(),
+		FetchedBytes:    r.fetched.Load(),
+		SkippedBytes:    skipped,
+		ChunksFetched:   r.chunks.Load(),
+		ChunksRefetched: r.refetched.Load(),
+		Reconnects:      int(r.reconnects.Load()),
+		Duration:        time.Since(start),
+		Path:            p2p.PathOf(h, ap.info.ID),
+		Streams:         opts.Streams,
+	}
+	emit(opts.Events, DoneEvent{Summary: s})
+	return &s, nil
+}
+
+func listSome(s []string, n int) string {
+	if len(s) <= n {
+		return fmt.Sprint(s)
+	}
+	return fmt.Sprintf("%v and %d more", s[:n], len(s)-n)
+}
+
+// readManifest reads the manifest and its end frame from the control stream.
+func readManifest(s io.Reader) (*manifest.Manifest, manifest.Hash, error) {
+	fr := wire.NewReader(s)
+	mr := wire.NewManifestReader(fr, 0)
+	m, root, err := manifest.Decode(mr, manifest.Limits{})
+	if err != nil {
+		return nil, root, err
+	}
+	t, p, err := mr.End()
+	if err != nil {
+		return nil, root, err
+	}
+	if t != wire.TManifestEnd || len(p) != len(root) || manifest.Hash(p) != root {
+		return nil, root, fmt.Errorf("%w: manifest end mismatch", wire.ErrFrame)
+	}
+	return m, root, nil
+}
+
+// progress emits ProgressEvents every 100ms until the returned func is called.
+func (r *receiver) progress(ctx context.Context, events func(Event), skipped, total int64, op *p2pOpener) func() {
+	if events == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	filesTotal := len(r.plan.files)
+	already := 0
+	for _, f := range r.plan.files {
+		if f.complete || f.state == fsPresent {
+			already++
+		}
+	}
+	send := func() {
+		cur := ""
+		if p := r.current.Load(); p != nil {
+			cur = *p
+		}
+		events(ProgressEvent{
+			Bytes: skipped + r.fetched.Load(), TotalBytes: total, WireBytes: r.wire.Load(),
+			Files: already + int(r.filesDone.Load()), FilesTotal: filesTotal, Current: cur,
+			Path: p2p.PathOf(op.h, op.info.ID), Streams: r.opts.Streams,
+		})
+	}
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				send()
+			case <-done:
+				send()
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+// p2pOpener opens data streams to the authenticated sender, re-dialing with
+// backoff for up to patience when the connection is lost.
+type p2pOpener struct {
+	h        host.Host
+	info     peer.AddrInfo
+	session  [32]byte
+	patience time.Duration
+	events   func(Event)
+
+	mu        sync.Mutex
+	downSince time.Time
+	attempts  int
+}
+
+func (o *p2pOpener) openData(ctx context.Context) (io.ReadWriteCloser, error) {
+	backoff := 250 * time.Millisecond
+	for {
+		s, err := o.open(ctx)
+		if err == nil {
+			o.mu.Lock()
+			o.downSince = time.Time{}
+			o.mu.Unlock()
+			return s, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		var re *wire.RemoteError
+		if errors.As(err, &re) {
+			return nil, err
+		}
+		o.mu.Lock()
+		if o.downSince.IsZero() {
+			o.downSince = time.Now()
+		}
+		down := time.Since(o.downSince)
+		o.attempts++
+		n := o.attempts
+		o.mu.Unlock()
+		if down > o.patience {
+			return nil, fmt.Errorf("%w: sender unreachable for %v: %v", ErrInterrupted, down.Round(time.Second), err)
+		}
+		emit(o.events, ReconnectingEvent{Attempt: n, Err: err})
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		backoff = min(backoff*2, 5*time.Second)
+		if sw, ok := o.h.Network().(*swarm.Swarm); ok {
+			sw.Backoff().Clear(o.info.ID)
+		}
+	}
+}
+
+func (o *p2pOpener) open(ctx context.Context) (network.Stream, error) {
+	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	s, err := o.h.NewStream(network.WithAllowLimitedConn(cctx, "pcp"), o.info.ID, wire.ProtocolID)
+	if err != nil {
+		return nil, err
+	}
+	if err := wire.WriteFrame(s, wire.TOpen, wire.Open{Kind: wire.KindData, Session: o.session}.Append(nil)); err != nil {
+		s.Reset()
+		return nil, err
+	}
+	return s, nil
+}
+
+// finish tells the sender that everything arrived, and waits briefly for
+// its acknowledgement.
+func (o *p2pOpener) finish(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	s, err := o.open(ctx)
+	if err != nil {
+		return
+	}
+	defer s.Close()
+	_ = s.SetDeadline(time.Now().Add(10 * time.Second))
+	if wire.WriteFrame(s, wire.TDone, nil) == nil {
+		_, _ = wire.NewReader(s).Expect(wire.TDoneAck)
+	}
+}

@@ -1,0 +1,47 @@
+// Package wire is the byte format of pcp's transfer protocol: protocol IDs,
+// frame types, their encodings and the bound on every length. It imports no
+// network code: frames are read from an io.Reader and written to an io.Writer.
+//
+// # Streams
+//
+// One libp2p protocol, ProtocolID ("/pcp/transfer/1.0.0"), carries every
+// stream. The receiver opens all streams. The first frame of a stream says
+// what the stream is:
+//
+//   - Open{Kind: KindControl}: the PAKE handshake (package auth, its own
+//     framing) follows at once on the raw stream. On success the sender sends
+//     the manifest as Manifest frames, then ManifestEnd{root}. The receiver
+//     answers Accept or Decline. The control stream then closes.
+//   - Open{Kind: KindData, Session: id}: a data stream of the authenticated
+//     session id. The sender accepts it only from the peer ID that passed
+//     PAKE for that session. The receiver sends Request frames; the sender
+//     answers every requested chunk, in request order, with a Chunk frame (or
+//     an Error frame). A Done frame from the receiver ends the session; the
+//     sender answers DoneAck.
+//
+// # Frames
+//
+// Every frame is
+//
+//	type u8 | length u32 big-endian | payload (length bytes)
+//
+// A reader checks length against the type's bound (MaxPayload) before it
+// allocates or reads the payload; an unknown type or an oversized length is
+// ErrFrame. Payloads, all integers big-endian:
+//
+//	Open        (1)  kind u8 | session [32]byte (KindData only)        <= 33
+//	Manifest    (2)  a piece of the manifest's canonical encoding         <= 1 MiB
+//	ManifestEnd (3)  root [32]byte                                          = 32
+//	Accept      (4)  empty                                                  = 0
+//	Decline     (5)  empty                                                  = 0
+//	Request     (6)  count u16 | count x (entry u32 | chunk u32)          <= 2 + 8*MaxRefs
+//	Chunk       (7)  entry u32 | chunk u32 | enc u8 | rawLen u32 | data   <= 13 + MaxChunkData
+//	Error       (8)  code u16 | message (UTF-8, never a local path)        <= 2 + 1024
+//	Done        (9)  empty                                                  = 0
+//	DoneAck     (10) empty                                                  = 0
+//
+// In a Chunk, enc is EncRaw (data is the chunk) or EncZstd (data is one zstd
+// frame that decodes to exactly rawLen bytes). rawLen never exceeds the
+// manifest's chunk size; the receiver checks it against the manifest before
+// decompressing, and decompresses with a limit of rawLen.
+package wire
