@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"context"
+	"net"
 	"testing"
 
 	"github.com/schollz/pake/v3"
@@ -34,5 +36,41 @@ func BenchmarkPAKECurves(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkHandshakeTCP runs the handshake over a real loopback TCP
+// connection; the dial and accept are part of each iteration.
+func BenchmarkHandshakeTCP(b *testing.B) {
+	p := mustParse(b, "orbit-mango-fiscal-tiger")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	ctx := context.Background()
+	for b.Loop() {
+		accepted := make(chan net.Conn, 1)
+		go func() {
+			c, err := ln.Accept()
+			if err != nil {
+				b.Error(err)
+			}
+			accepted <- c
+		}()
+		rconn, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			b.Fatal(err)
+		}
+		sconn := <-accepted
+		if sconn == nil {
+			b.FailNow()
+		}
+		s, r := runPair(b, ctx, senderCfg(p), receiverCfg(p), sconn, rconn)
+		if s.err != nil || r.err != nil {
+			b.Fatal(s.err, r.err)
+		}
+		sconn.Close()
+		rconn.Close()
 	}
 }

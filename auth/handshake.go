@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"slices"
 	"time"
 
@@ -125,6 +126,7 @@ func interrupted(ctx context.Context) error {
 }
 
 func handshakeDeadline(ctx context.Context, d deadliner, rw io.ReadWriter, cfg *Config) (*Session, error) {
+	_, hasDeadline := ctx.Deadline()
 	if dl, ok := ctx.Deadline(); ok {
 		_ = d.SetDeadline(dl)
 	}
@@ -135,10 +137,16 @@ func handshakeDeadline(ctx context.Context, d deadliner, rw io.ReadWriter, cfg *
 		return nil, interrupted(ctx)
 	}
 	_ = d.SetDeadline(time.Time{})
-	if err != nil && ctx.Err() != nil {
+	switch {
+	case err == nil:
+		return s, nil
+	case ctx.Err() != nil:
 		return nil, interrupted(ctx)
+	case hasDeadline && errors.Is(err, os.ErrDeadlineExceeded):
+		// rw's copy of the ctx deadline fired before ctx's own timer.
+		return nil, fmt.Errorf("auth: handshake interrupted: %w", context.DeadlineExceeded)
 	}
-	return s, err
+	return nil, err
 }
 
 func handshakeAsync(ctx context.Context, rw io.ReadWriter, cfg *Config) (*Session, error) {

@@ -87,12 +87,12 @@ func TestParseUnknownWord(t *testing.T) {
 	}{
 		{"abandn-ability-able", "abandn", 0, []string{"abandon"}},
 		{"orbit-mango-fiscl-tiger", "fiscl", 2, []string{"fiscal", "final", "fish"}},
-		{"orbit-mango-fiscal-Tigr", "tigr", 3, []string{"tiger"}},  // lower-cased in the error
+		{"orbit-mango-fiscal-Tigr", "tigr", 3, []string{"tiger"}},   // lower-cased in the error
 		{"orbti mango fiscal tiger", "orbti", 0, []string{"orbit"}}, // transposition
-		{"aban mango fiscal", "aban", 0, []string{"abandon"}},      // prefix
+		{"aban mango fiscal", "aban", 0, []string{"abandon"}},       // prefix
 		{"orbit mangoo fiscal", "mangoo", 1, []string{"mango"}},
 		{"orbit zzzzzz fiscal", "zzzzzz", 1, []string{}},
-		{"orbit abandön fiscal", "abandön", 1, []string{"abandon"}}, // non-ASCII is not folded
+		{"orbit abandön fiscal", "abandön", 1, []string{"abandon"}},           // non-ASCII is not folded
 		{"orbit fiscl tigr", "fiscl", 1, []string{"fiscal", "final", "fish"}}, // leftmost unknown word first
 		{"orbti", "orbti", 0, []string{"orbit"}},                              // unknown word before word count
 	}

@@ -114,6 +114,11 @@ func (r *receiver) run(ctx context.Context, op streamOpener) error {
 	if werr != nil {
 		return werr
 	}
+	for i, fsx := range p.files {
+		if !fsx.complete && fsx.state != fsPresent {
+			return fmt.Errorf("internal error: %s incomplete after the transfer (%d chunks missing)", r.m.Entries[i].Path, fsx.remaining)
+		}
+	}
 	if err := r.finishPresent(); err != nil {
 		return err
 	}
@@ -280,12 +285,11 @@ func (r *receiver) runStream(ctx context.Context, s io.ReadWriteCloser, batchByt
 				r.q.requeue([]wire.Ref{want})
 				continue
 			}
+			// The committer drains this channel until it is closed, so the
+			// send cannot block forever; the chunk is written and must be
+			// committed even if this stream is being torn down.
+			r.commit <- want
 			r.q.done(1)
-			select {
-			case r.commit <- want:
-			case <-gctx.Done():
-				return gctx.Err()
-			}
 		}
 	})
 	err := g.Wait()

@@ -112,13 +112,20 @@ func (s *server) handle(ctx context.Context, rw io.ReadWriteCloser, remote peer.
 }
 
 func (s *server) serveControl(ctx context.Context, rw io.ReadWriter, fr *wire.Reader, remote peer.ID, path string) error {
-	sess, err := auth.Handshake(ctx, rw, auth.Config{
+	hctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
+	defer cancel()
+	sess, err := auth.Handshake(hctx, rw, auth.Config{
 		Role:       auth.RoleSender,
 		Passphrase: s.pass,
 		LocalID:    []byte(s.localID),
 		RemoteID:   []byte(remote),
 	})
 	if err != nil {
+		if !errors.Is(err, auth.ErrWrongPassphrase) {
+			// A peer that vanished or spoke garbage made no guess.
+			emit(s.events, AuthFailedEvent{Peer: remote.String(), Failures: s.guard.Failures(), Max: s.guard.Limit(), Err: err})
+			return err
+		}
 		n, gerr := s.guard.Fail()
 		emit(s.events, AuthFailedEvent{Peer: remote.String(), Failures: n, Max: s.guard.Limit(), Err: err})
 		if gerr != nil {
@@ -229,6 +236,10 @@ type chunkServer struct {
 }
 
 const chunkFrameHead = wire.HeaderSize + 13
+
+// handshakeTimeout bounds a PAKE exchange (it takes milliseconds), so a
+// silent peer cannot hold a stream open.
+const handshakeTimeout = 30 * time.Second
 
 func newChunkServer(s *server) *chunkServer {
 	cs := s.src.Manifest.ChunkSize

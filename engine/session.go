@@ -360,7 +360,7 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 	m, root, err := readManifest(ap.ctl)
 	if err != nil {
 		ap.ctl.Reset()
-		return nil, fmt.Errorf("%w: %v", ErrPeerMisbehaving, err)
+		return nil, fmt.Errorf("%w: %w", ErrPeerMisbehaving, err)
 	}
 	emit(opts.Events, ManifestEvent{Root: root.String(), Files: m.Files(), Bytes: m.TotalSize()})
 	if rlog != nil {

@@ -1,0 +1,351 @@
+package engine
+
+// Entry points for cmd/pcp that wrap p2p, store and manifest, so that the
+// CLI imports only engine and auth.
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/pcp-p2p/pcp/engine/p2p"
+	"github.com/pcp-p2p/pcp/manifest"
+	"github.com/pcp-p2p/pcp/store"
+)
+
+// Version is pcp's version; release builds set it with
+// -ldflags "-X github.com/pcp-p2p/pcp/engine.Version=v1.2.3".
+var Version = "v0.1.0-dev"
+
+// Files inside the state directory (see DefaultStateDir).
+const (
+	ResumeLogFile = "resume.db"    // the receiver's resume log
+	HashCacheFile = "hashcache.db" // the sender's hash cache
+	IdentityFile  = "node.key"     // `pcp node`'s identity
+)
+
+// ErrNoTransfer: Verify found no transfer in the resume log for the
+// directory (or the requested root).
+var ErrNoTransfer = errors.New("no matching transfer in the resume log")
+
+// DefaultStateDir returns $PCP_STATE_DIR, else $XDG_STATE_HOME/pcp, else
+// ~/.local/state/pcp (else a directory under os.TempDir() when there is no
+// home directory). It does not create the directory.
+func DefaultStateDir() string {
+	if d := os.Getenv("PCP_STATE_DIR"); d != "" {
+		return d
+	}
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "pcp")
+	}
+	if home, err := os.UserHomeDir(); err == nil && home != "" {
+		return filepath.Join(home, ".local", "state", "pcp")
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("pcp-state-%d", os.Getuid()))
+}
+
+// NodeOptions configure RunNode. The zero value listens on all interfaces
+// with random ports and a fresh identity, and joins no other node.
+type NodeOptions struct {
+	ListenAddrs  []string // multiaddrs; nil = all interfaces (p2p.DefaultListenAddrs)
+	IdentityPath string   // key file, created if absent; "" = fresh identity
+	Bootstrap    []string // other nodes (multiaddrs with /p2p/) to join
+	Logger       *slog.Logger
+}
+
+// RunNode runs a bootstrap, DHT and relay node until ctx ends. ready, if
+// not nil, is called once with the node's full addresses (with /p2p/). It
+// returns nil when ctx ends after a successful start.
+func RunNode(ctx context.Context, opts NodeOptions, ready func(addrs []string)) error {
+	boot, err := p2p.ParseAddrInfos(opts.Bootstrap)
+	if err != nil {
+		return fmt.Errorf("--bootstrap: %w", err)
+	}
+	n, err := p2p.NewNode(ctx, p2p.NodeOptions{
+		ListenAddrs:  opts.ListenAddrs,
+		IdentityPath: opts.IdentityPath,
+		Bootstrap:    boot,
+		Logger:       opts.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	defer n.Close()
+	if ready != nil {
+		var addrs []string
+		for _, a := range n.Addrs() {
+			addrs = append(addrs, a.String())
+		}
+		ready(addrs)
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// Difference is one way a tree on disk differs from its manifest. Problem
+// is "missing", "size", "content", "type" or "symlink target".
+type Difference = manifest.Difference
+
+// VerifyOptions choose the manifest Verify checks against. With
+// ManifestFile set, that file is used; otherwise the resume log at
+// ResumeLogPath is searched.
+type VerifyOptions struct {
+	ResumeLogPath string
+	ManifestFile  string
+	// Root selects a transfer in the resume log by its root (hex, a unique
+	// prefix is enough); "" = the transfer whose destination is the
+	// directory (or its parent), finished ones first, most recent first.
+	Root string
+	// Result, if not nil, is told which tree was checked before hashing
+	// starts.
+	Result func(VerifyTarget)
+}
+
+// VerifyTarget describes what Verify checks.
+type VerifyTarget struct {
+	Root  string // manifest root, hex
+	Dir   string // the directory the manifest's paths are relative to
+	Files int    // regular files checked
+	Bytes int64  // bytes to hash
+}
+
+// Verify re-checks the tree at dir against a manifest and returns every
+// difference (none means the tree matches). dir may be the destination of
+// a transfer (holding its top-level names) or one top-level directory of it.
+// progress, if not nil, receives hashed byte counts as deltas. An error is
+// returned only when no manifest is found or the check cannot proceed.
+func Verify(ctx context.Context, dir string, opts VerifyOptions, progress func(bytes int64)) ([]Difference, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("%s: not a directory", dir)
+	}
+	var m *manifest.Manifest
+	var root manifest.Hash
+	if opts.ManifestFile != "" {
+		if m, root, err = ReadManifestFile(opts.ManifestFile); err != nil {
+			return nil, fmt.Errorf("manifest %s: %w", opts.ManifestFile, err)
+		}
+	} else {
+		if m, root, err = manifestFromLog(opts.ResumeLogPath, abs, opts.Root); err != nil {
+			return nil, err
+		}
+	}
+	base, sub := pickBase(abs, m)
+	if sub != "" {
+		m = subManifest(m, sub)
+	}
+	if opts.Result != nil {
+		opts.Result(VerifyTarget{Root: root.String(), Dir: base, Files: m.Files(), Bytes: m.TotalSize()})
+	}
+	return manifest.VerifyTree(ctx, base, m, progress)
+}
+
+// pickBase decides whether dir holds the manifest's top-level names, or is
+// itself one of them; in that case it returns dir's parent and the name.
+func pickBase(dir string, m *manifest.Manifest) (base, sub string) {
+	tops := topLevel(m)
+	for _, t := range tops {
+		if _, err := os.Lstat(filepath.Join(dir, filepath.FromSlash(t))); err == nil {
+			return dir, ""
+		}
+	}
+	name := filepath.Base(dir)
+	for _, t := range tops {
+		if t == name {
+			return filepath.Dir(dir), name
+		}
+	}
+	return dir, ""
+}
+
+func topLevel(m *manifest.Manifest) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, e := range m.Entries {
+		t, _, _ := strings.Cut(e.Path, "/")
+		if !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// subManifest keeps the entries at or under the top-level name sub.
+func subManifest(m *manifest.Manifest, sub string) *manifest.Manifest {
+	out := &manifest.Manifest{ChunkSize: m.ChunkSize}
+	for _, e := range m.Entries {
+		if e.Path == sub || strings.HasPrefix(e.Path, sub+"/") {
+			out.Entries = append(out.Entries, e)
+		}
+	}
+	return out
+}
+
+// manifestFromLog finds the transfer for dir (or root) in the resume log.
+func manifestFromLog(logPath, dir, root string) (*manifest.Manifest, manifest.Hash, error) {
+	if logPath == "" {
+		return nil, manifest.Hash{}, fmt.Errorf("%w: no resume log", ErrNoTransfer)
+	}
+	if _, err := os.Stat(logPath); errors.Is(err, fs.ErrNotExist) {
+		return nil, manifest.Hash{}, fmt.Errorf("%w: %s does not exist", ErrNoTransfer, logPath)
+	}
+	l, err := store.OpenResumeLog(logPath)
+	if err != nil {
+		return nil, manifest.Hash{}, err
+	}
+	defer l.Close()
+	list, err := l.List()
+	if err != nil {
+		return nil, manifest.Hash{}, err
+	}
+	var pick *store.TransferInfo
+	if root != "" {
+		root = strings.ToLower(root)
+		for i := range list {
+			if strings.HasPrefix(list[i].Root.String(), root) {
+				if pick != nil {
+					return nil, manifest.Hash{}, fmt.Errorf("root prefix %q is ambiguous", root)
+				}
+				pick = &list[i]
+			}
+		}
+		if pick == nil {
+			return nil, manifest.Hash{}, fmt.Errorf("%w: root %s", ErrNoTransfer, root)
+		}
+	} else {
+		pick = chooseTransfer(list, dir)
+		if pick == nil {
+			return nil, manifest.Hash{}, fmt.Errorf("%w: none received into %s or its parent (use --manifest or --root)", ErrNoTransfer, dir)
+		}
+	}
+	m, err := l.Manifest(pick.Root)
+	if err != nil {
+		return nil, manifest.Hash{}, err
+	}
+	return m, pick.Root, nil
+}
+
+// chooseTransfer picks, among transfers whose Dest is dir or dir's parent,
+// a finished one before an unfinished one, exact Dest before parent, most
+// recently updated first (list is sorted so).
+func chooseTransfer(list []store.TransferInfo, dir string) *store.TransferInfo {
+	parent := filepath.Dir(dir)
+	best, bestScore := -1, -1
+	for i, t := range list {
+		d := filepath.Clean(t.Dest)
+		score := 0
+		switch d {
+		case dir:
+			score = 2
+		case parent:
+			score = 1
+		default:
+			continue
+		}
+		if t.Finished {
+			score += 4
+		}
+		if score > bestScore {
+			best, bestScore = i, score
+		}
+	}
+	if best < 0 {
+		return nil
+	}
+	return &list[best]
+}
+
+// TransferInfo describes one transfer in the resume log.
+type TransferInfo struct {
+	Root             string // hex
+	Dest             string
+	Created, Updated time.Time
+	Files            int64
+	TotalBytes       int64
+	DoneBytes        int64
+	TotalChunks      int64
+	DoneChunks       int64
+	Finished         bool
+}
+
+// ListTransfers lists the transfers in the resume log at logPath, most
+// recently updated first. A missing log is an empty list.
+func ListTransfers(logPath string) ([]TransferInfo, error) {
+	if _, err := os.Stat(logPath); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	l, err := store.OpenResumeLog(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer l.Close()
+	list, err := l.List()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]TransferInfo, len(list))
+	for i, t := range list {
+		out[i] = TransferInfo{
+			Root: t.Root.String(), Dest: t.Dest, Created: t.Created, Updated: t.Updated,
+			Files: t.Files, TotalBytes: t.TotalBytes, DoneBytes: t.DoneBytes,
+			TotalChunks: t.TotalChunks, DoneChunks: t.DoneChunks, Finished: t.Finished,
+		}
+	}
+	return out, nil
+}
+
+// PruneTransfers deletes finished transfers from the resume log (all
+// transfers, resumable ones too, when all is set) and returns how many it
+// deleted. A missing log prunes nothing.
+func PruneTransfers(logPath string, all bool) (int, error) {
+	if _, err := os.Stat(logPath); errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	l, err := store.OpenResumeLog(logPath)
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	list, err := l.List()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, t := range list {
+		if !all && !t.Finished {
+			continue
+		}
+		if err := l.Delete(t.Root); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// ValidRootPrefix reports whether s could be (a prefix of) a hex root.
+func ValidRootPrefix(s string) bool {
+	if s == "" || len(s) > 2*manifest.HashSize {
+		return false
+	}
+	if len(s)%2 == 1 {
+		s += "0"
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
+}
