@@ -3,8 +3,9 @@ package engine
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
+	"path"
+	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -34,6 +35,8 @@ const (
 
 type committer struct {
 	r      *receiver
+	stage  *os.File            // the staging directory
+	dirs   map[string]*os.File // destination directories, by path
 	syncFd int
 	batch  []wire.Ref
 	bytes  int64
@@ -43,6 +46,7 @@ func newCommitter(r *receiver) *committer { return &committer{r: r, syncFd: -1} 
 
 func (c *committer) run(fail func(error)) error {
 	r := c.r
+	defer c.close()
 	if r.rlog != nil {
 		d, err := r.dest.Open(".")
 		if err != nil {
@@ -58,7 +62,7 @@ func (c *committer) run(fail func(error)) error {
 			ready = append(ready, i)
 		}
 	}
-	if err := c.finalize(ready); err != nil {
+	if err := c.finalize(ready, true); err != nil {
 		return c.abort(fail, err)
 	}
 	t := time.NewTicker(commitInterval)
@@ -131,43 +135,52 @@ func (c *committer) flush() error {
 		}
 	}
 	c.batch, c.bytes = c.batch[:0], 0
-	return c.finalize(ready)
+	return c.finalize(ready, false)
 }
 
-// finalize applies metadata to complete staging files and renames them into
-// place.
-func (c *committer) finalize(ready []int) error {
+// finalize renames complete staging files into place. Files completed by
+// writes in this run already carry their mode and mtime (fileTable.wrote);
+// withMeta applies them to the others (empty files, or all chunks logged).
+//
+// The rename is renameat2(RENAME_NOREPLACE) unless Overwrite is set, so a
+// file that appeared at the destination since the plan is never clobbered:
+// the kernel checks and renames in one step. Directories are reached by
+// descriptors opened through the destination's os.Root, and the final
+// component is a plain name, so nothing resolves outside the destination.
+func (c *committer) finalize(ready []int, withMeta bool) error {
 	if len(ready) == 0 {
 		return nil
 	}
 	r := c.r
+	if c.stage == nil {
+		st, err := r.dest.Open(r.stage)
+		if err != nil {
+			return fmt.Errorf("%w: staging directory: %v", errWrite, err)
+		}
+		c.stage = st
+	}
 	for _, i := range ready {
 		e := &r.m.Entries[i]
-		name := r.stageName(i)
-		if e.Size == 0 {
-			f, err := r.dest.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+		name := strconv.Itoa(i)
+		if withMeta {
+			f, err := r.stageDir.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
 			if err != nil {
 				return fmt.Errorf("%w: %s: %v", errWrite, e.Path, err)
 			}
+			err = setMeta(f, e)
 			f.Close()
+			if err != nil {
+				return fmt.Errorf("%w: %s: %v", errWrite, e.Path, err)
+			}
 		}
-		if err := r.dest.Chmod(name, os.FileMode(e.Mode)); err != nil {
-			return fmt.Errorf("%w: %s: %v", errWrite, e.Path, err)
+		dir, err := c.dir(path.Dir(e.Path))
+		if err != nil {
+			return err
 		}
-		t := time.Unix(0, e.MTime)
-		if err := r.dest.Chtimes(name, t, t); err != nil {
-			return fmt.Errorf("%w: %s: %v", errWrite, e.Path, err)
-		}
-		// Never clobber: the plan saw no file here (or was allowed to
-		// replace it); refuse if one appeared since.
-		if st, err := r.dest.Lstat(e.Path); err == nil {
-			if !r.opts.Overwrite || !st.Mode().IsRegular() && st.Mode()&fs.ModeSymlink == 0 {
+		if err := c.rename(name, dir, path.Base(e.Path)); err != nil {
+			if errors.Is(err, unix.EEXIST) {
 				return fmt.Errorf("%w: %s appeared during the transfer", ErrExists, e.Path)
 			}
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("%w: %s: %v", errWrite, e.Path, err)
-		}
-		if err := r.dest.Rename(name, e.Path); err != nil {
 			return fmt.Errorf("%w: %s: %v", errWrite, e.Path, err)
 		}
 		r.plan.files[i].complete = true
@@ -184,4 +197,55 @@ func (c *committer) finalize(ready []int) error {
 		ids[k] = uint32(i)
 	}
 	return r.rlog.MarkFileComplete(r.root, ids)
+}
+
+func (c *committer) rename(name string, dir *os.File, base string) error {
+	from, to := int(c.stage.Fd()), int(dir.Fd())
+	if c.r.opts.Overwrite {
+		return unix.Renameat(from, name, to, base)
+	}
+	err := unix.Renameat2(from, name, to, base, unix.RENAME_NOREPLACE)
+	if err == unix.EINVAL || err == unix.ENOSYS {
+		// A file system without RENAME_NOREPLACE: check, then rename.
+		var st unix.Stat_t
+		if unix.Fstatat(to, base, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
+			return unix.EEXIST
+		}
+		return unix.Renameat(from, name, to, base)
+	}
+	return err
+}
+
+// dir returns a descriptor of the destination directory d, opened once.
+func (c *committer) dir(d string) (*os.File, error) {
+	if f := c.dirs[d]; f != nil {
+		return f, nil
+	}
+	f, err := c.r.dest.Open(d)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", errWrite, d, err)
+	}
+	if c.dirs == nil {
+		c.dirs = make(map[string]*os.File)
+	}
+	if len(c.dirs) >= 256 { // bound the descriptors held
+		c.closeDirs()
+		c.dirs = make(map[string]*os.File)
+	}
+	c.dirs[d] = f
+	return f, nil
+}
+
+func (c *committer) closeDirs() {
+	for _, f := range c.dirs {
+		f.Close()
+	}
+	c.dirs = nil
+}
+
+func (c *committer) close() {
+	c.closeDirs()
+	if c.stage != nil {
+		c.stage.Close()
+	}
 }

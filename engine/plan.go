@@ -215,6 +215,11 @@ func (r *receiver) apply(p *plan) error {
 	if err := r.dest.MkdirAll(r.stage, 0o700); err != nil {
 		return fmt.Errorf("creating staging directory: %w", err)
 	}
+	sd, err := r.dest.OpenRoot(r.stage)
+	if err != nil {
+		return fmt.Errorf("opening staging directory: %w", err)
+	}
+	r.stageDir = sd
 	for i := range r.m.Entries {
 		e := &r.m.Entries[i]
 		if e.Kind == manifest.KindDir {
@@ -277,6 +282,10 @@ func (r *receiver) finishTree() error {
 		if err := r.dest.Chtimes(e.Path, t, t); err != nil {
 			return fmt.Errorf("setting mtime of %s: %w", e.Path, err)
 		}
+	}
+	if r.stageDir != nil {
+		r.stageDir.Close()
+		r.stageDir = nil
 	}
 	_ = r.dest.RemoveAll(r.stage)
 	return nil

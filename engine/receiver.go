@@ -7,13 +7,16 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/klauspost/compress/zstd"
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/semaphore"
+	"golang.org/x/sys/unix"
 
 	"github.com/pcp-p2p/pcp/engine/wire"
 	"github.com/pcp-p2p/pcp/manifest"
@@ -42,7 +45,10 @@ type receiver struct {
 	root  manifest.Hash
 	dest  *os.Root
 	stage string
-	rlog  *store.ResumeLog // nil: no resume across processes
+	// stageDir is the staging directory, opened once: staging files are
+	// single decimal names in it, so opening one is one openat(2).
+	stageDir *os.Root
+	rlog     *store.ResumeLog // nil: no resume across processes
 
 	plan   *plan
 	q      *queue
@@ -336,7 +342,9 @@ func (r *receiver) accept(h wire.ChunkHeader, data []byte, raw *[]byte, dec *zst
 	if _, err := f.WriteAt(b, off); err != nil {
 		return false, fmt.Errorf("%w: %s: %v", errWrite, e.Path, err)
 	}
-	r.files.wrote(int(h.Entry))
+	if err := r.files.wrote(int(h.Entry)); err != nil {
+		return false, err
+	}
 	r.fetched.Add(n)
 	r.chunks.Add(1)
 	r.current.Store(&e.Path)
@@ -467,37 +475,74 @@ func newFileTable(r *receiver) *fileTable {
 
 func (t *fileTable) get(i int) (*os.File, error) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	if f := t.open[i]; f != nil {
+	f := t.open[i]
+	t.mu.Unlock()
+	if f != nil {
 		return f, nil
 	}
+	// Open outside the lock: creating files is the receiver's costliest
+	// system call with many small files, and streams work on different files.
 	e := &t.r.m.Entries[i]
-	f, err := t.r.dest.OpenFile(t.r.stageName(i), os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := t.r.stageDir.OpenFile(strconv.Itoa(i), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", errWrite, e.Path, err)
 	}
-	if st, err := f.Stat(); err == nil && st.Size() != e.Size {
+	// A file moved aside for repair may be longer than the offer; chunks
+	// written past the end extend a shorter one.
+	if st, err := f.Stat(); err == nil && st.Size() > e.Size {
 		if err := f.Truncate(e.Size); err != nil {
 			f.Close()
 			return nil, fmt.Errorf("%w: %s: %v", errWrite, e.Path, err)
 		}
 	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if g := t.open[i]; g != nil { // another stream opened it meanwhile
+		f.Close()
+		return g, nil
+	}
 	t.open[i] = f
 	return f, nil
 }
 
-// wrote records one chunk written to entry i and closes the file when no
-// more chunks for it are expected in this run.
-func (t *fileTable) wrote(i int) {
+// wrote records one chunk written to entry i. After the file's last chunk
+// of this run it applies mode and mtime through the open descriptor (cheaper
+// than by path) and closes it.
+func (t *fileTable) wrote(i int) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.left[i]--
-	if t.left[i] <= 0 {
-		if f := t.open[i]; f != nil {
-			f.Close()
-			delete(t.open, i)
-		}
+	if t.left[i] > 0 {
+		return nil
 	}
+	f := t.open[i]
+	if f == nil {
+		return nil
+	}
+	delete(t.open, i)
+	e := &t.r.m.Entries[i]
+	err := setMeta(f, e)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v", errWrite, e.Path, err)
+	}
+	return nil
+}
+
+// setMeta applies the entry's mode and mtime to an open file.
+func setMeta(f *os.File, e *manifest.Entry) error {
+	if err := f.Chmod(os.FileMode(e.Mode)); err != nil {
+		return err
+	}
+	ts := unix.NsecToTimespec(e.MTime)
+	times := [2]unix.Timespec{ts, ts}
+	// utimensat(fd, NULL, times, 0) sets the times of fd itself.
+	if _, _, errno := unix.Syscall6(unix.SYS_UTIMENSAT, f.Fd(), 0, uintptr(unsafe.Pointer(&times[0])), 0, 0, 0); errno != 0 {
+		return errno
+	}
+	return nil
 }
 
 func (t *fileTable) closeAll() {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"math"
 	"slices"
@@ -13,7 +12,6 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
-	"lukechampine.com/blake3"
 
 	"github.com/pcp-p2p/pcp/manifest"
 )
@@ -174,17 +172,19 @@ func (l *ResumeLog) Begin(root manifest.Hash, m *manifest.Manifest, dest string)
 		if err != nil {
 			return err
 		}
-		pw := &partWriter{b: parts, h: blake3.New(manifest.HashSize, nil)}
+		got, err := m.RootErr()
+		if err != nil {
+			return fmt.Errorf("encoding manifest: %w", err)
+		}
+		if got != root {
+			return fmt.Errorf("%w: manifest hashes to %s, not %s", ErrRootMismatch, got.Short(), root.Short())
+		}
+		pw := &partWriter{b: parts}
 		if err := manifest.Encode(pw, m); err != nil {
 			return fmt.Errorf("encoding manifest: %w", err)
 		}
 		if err := pw.flush(); err != nil {
 			return err
-		}
-		var got manifest.Hash
-		pw.h.Sum(got[:0])
-		if got != root {
-			return fmt.Errorf("%w: manifest hashes to %s, not %s", ErrRootMismatch, got.Short(), root.Short())
 		}
 		for _, name := range [][]byte{bucketDone, bucketComplete} {
 			if _, err := b.CreateBucket(name); err != nil {
@@ -213,17 +213,15 @@ func (l *ResumeLog) Begin(root manifest.Hash, m *manifest.Manifest, dest string)
 }
 
 // partWriter cuts a stream into numbered parts of at most maxPart bytes in
-// a bucket, hashing what it writes. Each part gets its own buffer: bbolt
+// a bucket. Each part gets its own buffer: bbolt
 // needs values to stay valid until the transaction commits.
 type partWriter struct {
 	b   *bolt.Bucket
-	h   hash.Hash
 	buf []byte
 	seq uint64
 }
 
 func (w *partWriter) Write(p []byte) (int, error) {
-	w.h.Write(p)
 	n := len(p)
 	for len(p) > 0 {
 		if w.buf == nil {
