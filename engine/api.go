@@ -99,6 +99,12 @@ const (
 	DefaultStreams     = 4
 	DefaultMaxInFlight = 32 << 20
 	DefaultPatience    = 3 * time.Minute
+
+	// MemoryLimit is the soft limit (runtime/debug.SetMemoryLimit) a pcp
+	// process should run with: the engine's own buffers are bounded by the
+	// in-flight window and per-stream chunk buffers, and the limit keeps
+	// the garbage collector from letting the heap double past them.
+	MemoryLimit = 48 << 20
 )
 
 // Offer is what a receiver is asked to accept.

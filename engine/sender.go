@@ -314,7 +314,8 @@ func (c *chunkServer) serve(w io.Writer, r wire.Ref) error {
 	if _, err := w.Write(frame); err != nil {
 		return err
 	}
-	c.comp.wrote(len(frame), time.Since(start))
+	now := time.Now()
+	c.comp.wrote(int(n), now.Sub(start), now)
 	c.s.chunksServed.Add(1)
 	c.s.rawServed.Add(n)
 	c.s.wireServed.Add(int64(len(frame) - chunkFrameHead))

@@ -1,0 +1,323 @@
+// Command pcp-bench measures pcp's throughput against ceilings measured in the
+// same run, on loopback: a plain TCP file-to-file copy and a plain TLS 1.3
+// file-to-file copy (Go crypto/tls). Each pcp figure runs the sender and the
+// receiver as separate child processes, so their peak RSS is their own.
+//
+//	go run ./cmd/pcp-bench [-dir DIR] [-size MiB] [-only random,text,small,resume]
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math/big"
+	mrand "math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/pcp-p2p/pcp/auth"
+	"github.com/pcp-p2p/pcp/engine"
+)
+
+func main() {
+	if role := os.Getenv("PCP_BENCH_CHILD"); role != "" {
+		child(role)
+		return
+	}
+	dir := flag.String("dir", "", "work directory (default: a new temp dir, removed after)")
+	sizeMiB := flag.Int64("size", 1024, "size of the large files in MiB")
+	only := flag.String("only", "random,text,small,resume", "workloads to run")
+	flag.Parse()
+	if *dir == "" {
+		d, err := os.MkdirTemp("", "pcp-bench-")
+		check(err)
+		defer os.RemoveAll(d)
+		*dir = d
+	}
+	size := *sizeMiB << 20
+	fmt.Printf("pcp-bench: %d MiB files, work dir %s, GOMAXPROCS=%d\n\n", *sizeMiB, *dir, runtimeProcs())
+	random := filepath.Join(*dir, "random")
+	writeRandom(filepath.Join(random, "random.bin"), size)
+	tcp := copyCeiling(filepath.Join(random, "random.bin"), filepath.Join(*dir, "tcp.out"), false)
+	tlsr := copyCeiling(filepath.Join(random, "random.bin"), filepath.Join(*dir, "tls.out"), true)
+	os.Remove(filepath.Join(*dir, "tcp.out"))
+	os.Remove(filepath.Join(*dir, "tls.out"))
+	fmt.Printf("%-28s %9s %9s %9s %12s %12s\n", "workload", "MB/s", "vs TCP", "vs TLS", "sender RSS", "recv RSS")
+	row := func(name string, mbs float64, sRSS, rRSS int64) {
+		fmt.Printf("%-28s %9.0f %8.2fx %8.2fx %9d MiB %9d MiB\n", name, mbs, mbs/tcp, mbs/tlsr, sRSS>>20, rRSS>>20)
+	}
+	row("ceiling: TCP file copy", tcp, 0, 0)
+	row("ceiling: TLS 1.3 file copy", tlsr, 0, 0)
+	for _, w := range strings.Split(*only, ",") {
+		switch w {
+		case "random":
+			r := transfer(random, filepath.Join(*dir, "out-random"), nil)
+			row("pcp 1 file random", mb(size, r.elapsed), r.sRSS, r.rRSS)
+		case "text":
+			text := filepath.Join(*dir, "text")
+			writeText(filepath.Join(text, "text.txt"), size)
+			r := transfer(text, filepath.Join(*dir, "out-text"), nil)
+			row(fmt.Sprintf("pcp 1 file text (%.0f%% wire)", 100*float64(r.wire)/float64(size)), mb(size, r.elapsed), r.sRSS, r.rRSS)
+			os.RemoveAll(text)
+		case "small":
+			small := filepath.Join(*dir, "small")
+			writeSmall(small, 10_000, 4096)
+			r := transfer(small, filepath.Join(*dir, "out-small"), nil)
+			row(fmt.Sprintf("pcp 10k x 4 KiB (%.2f s)", r.elapsed.Seconds()), mb(10_000*4096, r.elapsed), r.sRSS, r.rRSS)
+		case "resume":
+			out := filepath.Join(*dir, "out-resume")
+			first := transfer(random, out, func(done, total int64) bool { return done >= total*4/10 })
+			r := transfer(random, out, nil)
+			missing := size - r.skipped
+			row(fmt.Sprintf("pcp resume after %d%%", 100*first.done/size), mb(missing, r.elapsed), r.sRSS, r.rRSS)
+			fmt.Printf("%-28s %d MiB verified before the kill, %d MiB of it kept (durable and logged), %d MiB fetched again\n", "",
+				first.done>>20, r.skipped>>20, max(0, first.done-r.skipped)>>20)
+		}
+	}
+	fmt.Println("\nMB/s = manifest bytes / wall time from the receiver's start to its exit, hashing included.")
+	fmt.Println("resume: MB/s over the missing bytes only; compare it with the random row (sending fresh).")
+}
+
+func runtimeProcs() int { return int(mustAtoi(os.Getenv("GOMAXPROCS"), 0)) }
+
+func mustAtoi(s string, d int64) int64 {
+	var v int64
+	if _, err := fmt.Sscan(s, &v); err != nil {
+		return d
+	}
+	return v
+}
+
+func mb(n int64, d time.Duration) float64 { return float64(n) / 1e6 / d.Seconds() }
+
+type result struct {
+	elapsed                      time.Duration
+	sRSS, rRSS                   int64
+	wire, fetched, skipped, done int64
+}
+
+// transfer runs a sender and a receiver child; with killAt it SIGKILLs the
+// receiver once killAt(done, total) is true.
+func transfer(src, dest string, killAt func(done, total int64) bool) result {
+	pass, err := auth.Generate(4)
+	check(err)
+	env := append(os.Environ(), "PCP_BENCH_PASS="+pass.String(), "PCP_BENCH_SRC="+src, "PCP_BENCH_DEST="+dest,
+		"PCP_BENCH_LOG="+dest+".resume.db")
+	snd := exec.Command(os.Args[0])
+	snd.Env = append(env, "PCP_BENCH_CHILD=send")
+	sout, err := snd.StdoutPipe()
+	check(err)
+	snd.Stderr = os.Stderr
+	check(snd.Start())
+	ss := bufio.NewScanner(sout)
+	var addrs []string
+	for ss.Scan() {
+		var m map[string][]string
+		if json.Unmarshal(ss.Bytes(), &m) == nil && m["addrs"] != nil {
+			addrs = m["addrs"]
+			break
+		}
+	}
+	if addrs == nil {
+		fail("sender did not start")
+	}
+	start := time.Now()
+	rcv := exec.Command(os.Args[0])
+	rcv.Env = append(env, "PCP_BENCH_CHILD=recv", "PCP_BENCH_ADDRS="+strings.Join(addrs, " "))
+	rout, err := rcv.StdoutPipe()
+	check(err)
+	rcv.Stderr = os.Stderr
+	check(rcv.Start())
+	var res result
+	rs := bufio.NewScanner(rout)
+	for rs.Scan() {
+		var m map[string]int64
+		if json.Unmarshal(rs.Bytes(), &m) != nil {
+			continue
+		}
+		if t, ok := m["total"]; ok {
+			res.done = m["bytes"]
+			if killAt != nil && killAt(m["bytes"], t) {
+				rcv.Process.Signal(syscall.SIGKILL)
+				break
+			}
+		}
+		if _, ok := m["fetched"]; ok {
+			res.wire, res.fetched, res.skipped = m["wire"], m["fetched"], m["skipped"]
+		}
+	}
+	rerr := rcv.Wait()
+	res.elapsed = time.Since(start)
+	if killAt != nil {
+		snd.Process.Kill()
+		snd.Wait()
+		return res
+	}
+	if rerr != nil {
+		fail("receiver: %v", rerr)
+	}
+	if err := snd.Wait(); err != nil {
+		fail("sender: %v", err)
+	}
+	res.rRSS = rcv.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10
+	res.sRSS = snd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10
+	os.RemoveAll(dest)
+	os.Remove(dest + ".resume.db")
+	return res
+}
+
+func child(role string) {
+	debug.SetMemoryLimit(engine.MemoryLimit) // as cmd/pcp does
+	pass, err := auth.Parse(os.Getenv("PCP_BENCH_PASS"))
+	check(err)
+	out := json.NewEncoder(os.Stdout)
+	net := engine.NetworkOptions{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, NoDiscovery: true}
+	ctx := context.Background()
+	switch role {
+	case "send":
+		_, err := engine.Send(ctx, engine.SendOptions{Paths: []string{os.Getenv("PCP_BENCH_SRC")}, Passphrase: pass, Network: net,
+			Events: func(e engine.Event) {
+				if l, ok := e.(engine.ListeningEvent); ok {
+					out.Encode(map[string][]string{"addrs": l.Addrs})
+				}
+			}})
+		check(err)
+	case "recv":
+		net.Direct = strings.Fields(os.Getenv("PCP_BENCH_ADDRS"))
+		sum, err := engine.Receive(ctx, engine.ReceiveOptions{Passphrase: pass, Dest: os.Getenv("PCP_BENCH_DEST"), Network: net,
+			ResumeLogPath: os.Getenv("PCP_BENCH_LOG"),
+			Events: func(e engine.Event) {
+				if p, ok := e.(engine.ProgressEvent); ok {
+					out.Encode(map[string]int64{"bytes": p.Bytes, "total": p.TotalBytes})
+				}
+			}})
+		check(err)
+		out.Encode(map[string]int64{"wire": sum.WireBytes, "fetched": sum.FetchedBytes, "skipped": sum.SkippedBytes})
+	}
+}
+
+// copyCeiling copies src to dst over one loopback connection, plain or TLS
+// 1.3, file to file, and returns MB/s.
+func copyCeiling(src, dst string, useTLS bool) float64 {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	check(err)
+	var cfg *tls.Config
+	if useTLS {
+		cfg = selfSigned()
+		ln = tls.NewListener(ln, cfg)
+	}
+	done := make(chan error, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			done <- err
+			return
+		}
+		defer c.Close()
+		f, err := os.Create(dst)
+		if err != nil {
+			done <- err
+			return
+		}
+		_, err = io.CopyBuffer(f, c, make([]byte, 1<<20))
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		done <- err
+	}()
+	start := time.Now()
+	var c net.Conn
+	if useTLS {
+		c, err = tls.Dial("tcp", ln.Addr().String(), &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13})
+	} else {
+		c, err = net.Dial("tcp", ln.Addr().String())
+	}
+	check(err)
+	f, err := os.Open(src)
+	check(err)
+	n, err := io.CopyBuffer(c, f, make([]byte, 1<<20))
+	check(err)
+	f.Close()
+	c.Close()
+	check(<-done)
+	ln.Close()
+	return mb(n, time.Since(start))
+}
+
+func selfSigned() *tls.Config {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	check(err)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	check(err)
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS13}
+}
+
+func writeRandom(path string, n int64) {
+	check(os.MkdirAll(filepath.Dir(path), 0o755))
+	f, err := os.Create(path)
+	check(err)
+	_, err = io.CopyN(f, rand.Reader, n)
+	check(err)
+	check(f.Close())
+}
+
+// writeText writes log-like text: repetitive structure with varying fields,
+// the kind of data users compress (about 10-20% after zstd).
+func writeText(path string, n int64) {
+	check(os.MkdirAll(filepath.Dir(path), 0o755))
+	f, err := os.Create(path)
+	check(err)
+	w := bufio.NewWriterSize(f, 1<<20)
+	r := mrand.New(mrand.NewPCG(1, 2))
+	levels := []string{"INFO", "DEBUG", "WARN", "ERROR"}
+	msgs := []string{"request served", "cache miss for key", "connection closed by peer", "retrying upload of chunk", "user logged in"}
+	var written int64
+	t := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for written < n {
+		t = t.Add(time.Duration(r.IntN(5000)) * time.Millisecond)
+		k, _ := fmt.Fprintf(w, "%s %-5s [worker-%02d] %s id=%08x latency=%dms\n", t.Format(time.RFC3339Nano),
+			levels[r.IntN(4)], r.IntN(16), msgs[r.IntN(5)], r.Uint32(), r.IntN(900))
+		written += int64(k)
+	}
+	check(w.Flush())
+	check(f.Truncate(n))
+	check(f.Close())
+}
+
+func writeSmall(dir string, n, size int) {
+	buf := make([]byte, size)
+	for i := 0; i < n; i++ {
+		d := filepath.Join(dir, fmt.Sprintf("d%03d", i/100))
+		if i%100 == 0 {
+			check(os.MkdirAll(d, 0o755))
+		}
+		rand.Read(buf)
+		check(os.WriteFile(filepath.Join(d, fmt.Sprintf("f%05d", i)), buf, 0o644))
+	}
+}
+
+func check(err error) {
+	if err != nil {
+		fail("%v", err)
+	}
+}
+
+func fail(f string, a ...any) {
+	fmt.Fprintf(os.Stderr, "pcp-bench: "+f+"\n", a...)
+	os.Exit(1)
+}
