@@ -6,37 +6,41 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// compressor decides, chunk by chunk, whether zstd pays on this stream.
+// compressor decides, stream by stream, whether zstd pays, by measuring it.
 //
-// Compression pays when the link (or the peer) is the bottleneck, and costs
-// when this side's CPU is: on loopback or a fast LAN, compressing ordinary
-// text at ~400 MB/s per core is slower than sending it raw over TLS at
-// ~1.3 GB/s. So the compressor watches two things:
+// Whether compression pays depends on the link as much as on the data: on
+// loopback or a fast LAN, compressing ordinary text at ~400 MB/s per core is
+// slower than sending it raw over TLS, while on a 100 Mbit link it is several
+// times faster, and highly repetitive data compresses at GB/s and pays
+// everywhere. Neither write timings nor CPU figures tell these cases apart
+// reliably (a peer short of CPU looks like a slow link), so the compressor
+// runs an experiment instead: it sends epochs of epochLen chunks in one mode,
+// measures the pace (raw bytes per wall second) of each mode, uses the faster
+// one, and re-tries the other every exploreEvery epochs in case the link or
+// the data changed.
 //
-//   - blocked, the fraction of wall time this stream spends blocked in Write:
-//     when the peer or the link cannot keep up, writes block and every byte
-//     saved is time saved;
-//   - the cost of compressing relative to the stream's pace: when zstd runs
-//     far faster than the stream moves data (highly repetitive data, several
-//     GB/s), it pays even when the CPU is the limit.
-//
-// Incompressible data (ratio above 0.9) is sent raw; a probe every
-// probeEvery chunks keeps the estimates fresh as the data or link changes.
+// Data whose compressed size is above incompressible of the raw size is
+// always sent raw: a probe every probeEvery chunks tracks the ratio cheaply
+// (zstd detects random input at GB/s), so incompressible data costs next to
+// nothing.
 type compressor struct {
 	enc *zstd.Encoder
 
-	n        int     // chunks seen
-	ratio    float64 // EWMA of compressed/raw
-	compRate float64 // EWMA bytes/s compressing
-	blocked  float64 // EWMA fraction of wall time spent in Write
-	pace     float64 // EWMA bytes/s of the stream, wall time
-	last     time.Time
+	n     int     // chunks seen
+	ratio float64 // EWMA of compressed/raw, from probes and compressed chunks
+
+	zstd        bool       // the mode of the current epoch
+	pace        [2]float64 // EWMA raw bytes/s, [raw, zstd]; 0 = not measured
+	epochs      int
+	epochChunks int
+	epochBytes  int64
+	epochStart  time.Time
 }
 
 const (
+	epochLen       = 8
+	exploreEvery   = 8
 	probeEvery     = 32
-	blockedPays    = 0.5 // writes blocked this much of the time: the link is the limit
-	cheapCompress  = 4.0 // zstd this many times faster than the stream: pays anyway
 	incompressible = 0.9
 )
 
@@ -49,54 +53,66 @@ func newCompressor() *compressor {
 	if err != nil {
 		panic(err) // only on invalid options
 	}
-	return &compressor{enc: enc, ratio: 0.5}
+	return &compressor{enc: enc, ratio: 1}
 }
 
-// shouldTry reports whether to attempt compressing the next chunk.
+// shouldTry reports whether to compress the next chunk.
 func (c *compressor) shouldTry() bool {
 	c.n++
-	if c.n <= 2 || c.n%probeEvery == 0 {
-		return true
+	if c.n == 1 || c.n%probeEvery == 0 {
+		return true // a ratio probe
 	}
-	if c.ratio > incompressible {
-		return false
-	}
-	if c.blocked > blockedPays {
-		return true
-	}
-	return c.pace > 0 && c.compRate > cheapCompress*c.pace
+	return c.zstd && c.ratio <= incompressible
 }
 
-// compress appends the zstd encoding of src to dst and records the figures.
+// compress appends the zstd encoding of src to dst and records the ratio.
 // ok is false when the result is not worth sending.
 func (c *compressor) compress(dst, src []byte) (out []byte, ok bool) {
-	start := time.Now()
 	out = c.enc.EncodeAll(src, dst)
-	el := time.Since(start).Seconds()
-	n := len(out) - len(dst)
-	r := float64(n) / float64(max(len(src), 1))
+	r := float64(len(out)-len(dst)) / float64(max(len(src), 1))
 	c.ratio = ewma(c.ratio, r, c.n <= 1)
-	if el > 0 {
-		c.compRate = ewma(c.compRate, float64(len(src))/el, c.compRate == 0)
-	}
 	return out, r <= incompressible
 }
 
-// wrote records a chunk of raw bytes sent with a Write that took d and
-// ended at now.
-func (c *compressor) wrote(raw int, d time.Duration, now time.Time) {
-	if !c.last.IsZero() {
-		if wall := now.Sub(c.last); wall > 0 {
-			c.blocked = ewma(c.blocked, min(1, d.Seconds()/wall.Seconds()), false)
-			c.pace = ewma(c.pace, float64(raw)/wall.Seconds(), c.pace == 0)
-		}
+// wrote records that a chunk of raw bytes was sent, at time now.
+func (c *compressor) wrote(raw int, now time.Time) {
+	if c.epochStart.IsZero() {
+		c.epochStart = now
+		return // the first write starts the clock
 	}
-	c.last = now
+	c.epochChunks++
+	c.epochBytes += int64(raw)
+	if c.epochChunks < epochLen {
+		return
+	}
+	if el := now.Sub(c.epochStart).Seconds(); el > 0 {
+		m := b2i(c.zstd)
+		c.pace[m] = ewma(c.pace[m], float64(c.epochBytes)/el, c.pace[m] == 0)
+	}
+	c.epochs++
+	c.epochChunks, c.epochBytes, c.epochStart = 0, 0, now
+	switch {
+	case c.ratio > incompressible:
+		c.zstd = false
+	case c.pace[1] == 0:
+		c.zstd = true // not measured yet
+	case c.epochs%exploreEvery == 0:
+		c.zstd = !c.zstd
+	default:
+		c.zstd = c.pace[1] > c.pace[0]
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func ewma(old, v float64, first bool) float64 {
 	if first {
 		return v
 	}
-	return old*0.8 + v*0.2
+	return old*0.7 + v*0.3
 }

@@ -10,30 +10,39 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// drive feeds n chunks of data through the policy on a simulated stream
-// whose writes block for blocked of each interval and which moves pace
-// bytes/s, and returns how many chunks were sent compressed.
-func drive(t *testing.T, data []byte, n int, blocked float64, pace float64) int {
+// simLink is a simulated stream: a link of linkRate bytes/s, and a CPU that
+// reads and hashes raw data at readRate, encrypts wire bytes at tlsRate and
+// compresses at zstdRate (bytes/s). A chunk takes as long as its slower
+// resource, the link or the CPU.
+type simLink struct{ linkRate, readRate, tlsRate, zstdRate float64 }
+
+// drive feeds n chunks of data through the policy on the simulated link and
+// returns how many were sent compressed.
+func drive(t *testing.T, data []byte, n int, l simLink) int {
 	t.Helper()
 	c := newCompressor()
 	defer c.enc.Close()
+	dec, _ := zstd.NewReader(nil)
+	defer dec.Close()
 	now := time.Unix(0, 0)
-	interval := time.Duration(float64(len(data)) / pace * float64(time.Second))
+	c.wrote(0, now)
 	sent := 0
 	for i := 0; i < n; i++ {
+		wire, cpu := float64(len(data)), float64(len(data))/l.readRate
 		if c.shouldTry() {
-			if out, ok := c.compress(nil, data); ok {
+			out, ok := c.compress(nil, data)
+			cpu += float64(len(data)) / l.zstdRate
+			if ok {
 				sent++
-				dec, _ := zstd.NewReader(nil)
-				got, err := dec.DecodeAll(out, nil)
-				dec.Close()
-				if err != nil || !bytes.Equal(got, data) {
+				wire = float64(len(out))
+				if got, err := dec.DecodeAll(out, nil); err != nil || !bytes.Equal(got, data) {
 					t.Fatalf("round trip failed: %v", err)
 				}
 			}
 		}
-		now = now.Add(interval)
-		c.wrote(len(data), time.Duration(blocked*float64(interval)), now)
+		took := max(wire/l.linkRate, cpu+wire/l.tlsRate)
+		now = now.Add(time.Duration(took * float64(time.Second)))
+		c.wrote(len(data), now)
 	}
 	return sent
 }
@@ -51,22 +60,22 @@ func TestCompressionPolicy(t *testing.T) {
 	rand.Read(random)
 	zeros := make([]byte, 1<<20)
 	text := textChunk()
-	const n = 96
-	// Random data is never worth it, whatever the link: only the probes try.
-	if got := drive(t, random, n, 0.9, 10e6); got != 0 {
+	const n = 256
+	// Random data is never sent compressed, whatever the link.
+	if got := drive(t, random, n, simLink{2.5e6, 3e9, 1e9, 400e6}); got != 0 {
 		t.Errorf("random data: %d chunks sent compressed", got)
 	}
-	// A slow link (writes block most of the time): text is compressed.
-	if got := drive(t, text, n, 0.9, 2.5e6); got < n*9/10 {
-		t.Errorf("text on a blocked link: %d of %d compressed", got, n)
+	// A 20 Mbit link: text is compressed almost always.
+	if got := drive(t, text, n, simLink{2.5e6, 3e9, 1e9, 400e6}); got < n*8/10 {
+		t.Errorf("text on a slow link: %d of %d compressed", got, n)
 	}
-	// A fast stream that never blocks (loopback, CPU-bound): ordinary text is
-	// sent raw, since compressing it is slower than sending it.
-	if got := drive(t, text, n, 0, 5e9); got > n/10 {
-		t.Errorf("text on a fast stream: %d of %d compressed", got, n)
+	// Loopback, CPU-bound: compressing text is slower than sending it raw,
+	// so only the first epoch and the explorations compress.
+	if got := drive(t, text, n, simLink{5e9, 3e9, 1e9, 400e6}); got > n*25/100 {
+		t.Errorf("text on a fast link: %d of %d compressed", got, n)
 	}
-	// Zeros compress at GB/s: worth it even when the CPU is the limit.
-	if got := drive(t, zeros, n, 0, 50e6); got < n*9/10 {
-		t.Errorf("zeros on a CPU-bound stream: %d of %d compressed", got, n)
+	// Zeros compress at GB/s: worth it even on a fast link.
+	if got := drive(t, zeros, n, simLink{5e9, 3e9, 1e9, 5e9}); got < n*8/10 {
+		t.Errorf("zeros on a fast link: %d of %d compressed", got, n)
 	}
 }

@@ -310,12 +310,10 @@ func (c *chunkServer) serve(w io.Writer, r wire.Ref) error {
 		}
 	}
 	fillChunkHead(frame, r, enc, uint32(n))
-	start := time.Now()
 	if _, err := w.Write(frame); err != nil {
 		return err
 	}
-	now := time.Now()
-	c.comp.wrote(int(n), now.Sub(start), now)
+	c.comp.wrote(int(n), time.Now())
 	c.s.chunksServed.Add(1)
 	c.s.rawServed.Add(n)
 	c.s.wireServed.Add(int64(len(frame) - chunkFrameHead))

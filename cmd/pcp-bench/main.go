@@ -53,9 +53,11 @@ func main() {
 	random := filepath.Join(*dir, "random")
 	writeRandom(filepath.Join(random, "random.bin"), size)
 	tcp := copyCeiling(filepath.Join(random, "random.bin"), filepath.Join(*dir, "tcp.out"), false)
+	settle()
 	tlsr := copyCeiling(filepath.Join(random, "random.bin"), filepath.Join(*dir, "tls.out"), true)
 	os.Remove(filepath.Join(*dir, "tcp.out"))
 	os.Remove(filepath.Join(*dir, "tls.out"))
+	settle()
 	fmt.Printf("%-28s %9s %9s %9s %12s %12s\n", "workload", "MB/s", "vs TCP", "vs TLS", "sender RSS", "recv RSS")
 	row := func(name string, mbs float64, sRSS, rRSS int64) {
 		fmt.Printf("%-28s %9.0f %8.2fx %8.2fx %9d MiB %9d MiB\n", name, mbs, mbs/tcp, mbs/tlsr, sRSS>>20, rRSS>>20)
@@ -177,6 +179,7 @@ func transfer(src, dest string, killAt func(done, total int64) bool) result {
 	res.sRSS = snd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10
 	os.RemoveAll(dest)
 	os.Remove(dest + ".resume.db")
+	settle()
 	return res
 }
 
@@ -267,6 +270,10 @@ func selfSigned() *tls.Config {
 	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS13}
 }
 
+// settle flushes dirty pages so that writing a workload does not slow down
+// the measurement that follows it.
+func settle() { syscall.Sync() }
+
 func writeRandom(path string, n int64) {
 	check(os.MkdirAll(filepath.Dir(path), 0o755))
 	f, err := os.Create(path)
@@ -274,6 +281,7 @@ func writeRandom(path string, n int64) {
 	_, err = io.CopyN(f, rand.Reader, n)
 	check(err)
 	check(f.Close())
+	settle()
 }
 
 // writeText writes log-like text: repetitive structure with varying fields,
@@ -297,6 +305,7 @@ func writeText(path string, n int64) {
 	check(w.Flush())
 	check(f.Truncate(n))
 	check(f.Close())
+	settle()
 }
 
 func writeSmall(dir string, n, size int) {
@@ -309,6 +318,7 @@ func writeSmall(dir string, n, size int) {
 		rand.Read(buf)
 		check(os.WriteFile(filepath.Join(d, fmt.Sprintf("f%05d", i)), buf, 0o644))
 	}
+	settle()
 }
 
 func check(err error) {

@@ -65,8 +65,9 @@ type Node struct {
 }
 
 // NewNode starts a node. It returns once the host listens and the DHT and
-// relay services are registered; joining the Bootstrap peers continues in
-// the background.
+// relay services are registered; dialing the Bootstrap peers continues in
+// the background, bounded by ctx (the DHT keeps re-trying them on its own
+// while its routing table is empty).
 func NewNode(ctx context.Context, opts NodeOptions) (*Node, error) {
 	log := discard(opts.Logger)
 	var id crypto.PrivKey
