@@ -16,6 +16,11 @@
 //     is go-libp2p's mdns one: each TXT string is "dnsaddr=<full multiaddr
 //     ending in /p2p/<id>>". Only the advertiser answers; the receiver only
 //     queries, so receivers never appear as candidates to each other.
+//     Within a second, always: the advertiser queries its own service right
+//     after registering (0, 0.25 s, 1 s), so its answer reaches receivers
+//     that are already browsing without waiting for zeroconf's probing (up
+//     to 1 s); a receiver re-queries at 0.25, 0.5, 1 and 2 s for senders
+//     that were up before it.
 //   - DHT: the sender Provides keyCID(key) (CIDv1 raw, SHA2-256 of the key);
 //     the receiver runs FindProvidersAsync on it. A host gets one DHT client
 //     (dht.ModeAuto: client unless publicly reachable), shared by Advertise

@@ -39,6 +39,12 @@ const (
 // the answers are multicast, so the long-lived browser sees them too.
 var mdnsRequery = []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second}
 
+// Self-queries an advertiser makes after registering. zeroconf announces a
+// new service only after probing (up to 1 s); a query for our own service is
+// answered at once, by multicast, so receivers already browsing hear the
+// answer within milliseconds.
+var mdnsSelfQuery = []time.Duration{0, 250 * time.Millisecond, time.Second}
+
 // mdnsTXT returns the dnsaddr TXT strings for h: every interface listen
 // address with /p2p/<id>, leaving out relay and browser transports.
 func mdnsTXT(h host.Host) (txt, ips []string, err error) {
@@ -122,6 +128,9 @@ func instanceName() string {
 // startMDNSAdvertiser registers the current slot's service and replaces it
 // with the next slot's at each slot boundary, until ctx ends.
 func startMDNSAdvertiser(ctx context.Context, h host.Host, channel string, opts Options, log *slog.Logger) error {
+	if err := multicastUp(); err != nil {
+		return err
+	}
 	register := func(key string) (*zeroconf.Server, error) {
 		txt, ips, err := mdnsTXT(h)
 		if err != nil {
@@ -132,6 +141,7 @@ func startMDNSAdvertiser(ctx context.Context, h host.Host, channel string, opts 
 		if err != nil {
 			return nil, fmt.Errorf("discovery: mdns register: %w", err)
 		}
+		go selfQuery(ctx, mdnsService(key))
 		return srv, nil
 	}
 	now := opts.Clock()
@@ -245,10 +255,20 @@ func startMDNSBrowser(ctx context.Context, wg *sync.WaitGroup, h host.Host, chan
 	return nil
 }
 
+// selfQuery browses the advertiser's own service at mdnsSelfQuery offsets
+// to make its responder answer; the entries are not needed.
+func selfQuery(ctx context.Context, service string) {
+	requeryAt(ctx, service, func(*zeroconf.ServiceEntry) {}, mdnsSelfQuery)
+}
+
 // requery runs short extra browses at mdnsRequery offsets.
 func requery(ctx context.Context, service string, handle func(*zeroconf.ServiceEntry)) {
+	requeryAt(ctx, service, handle, mdnsRequery)
+}
+
+func requeryAt(ctx context.Context, service string, handle func(*zeroconf.ServiceEntry), offsets []time.Duration) {
 	start := time.Now()
-	for _, at := range mdnsRequery {
+	for _, at := range offsets {
 		if !sleep(ctx, at-time.Since(start)) {
 			return
 		}
