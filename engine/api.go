@@ -104,7 +104,7 @@ const (
 	// process should run with: the engine's own buffers are bounded by the
 	// in-flight window and per-stream chunk buffers, and the limit keeps
 	// the garbage collector from letting the heap double past them.
-	MemoryLimit = 48 << 20
+	MemoryLimit = 32 << 20
 )
 
 // Offer is what a receiver is asked to accept.
