@@ -35,11 +35,13 @@ type server struct {
 	src   *manifest.Source
 	root  manifest.Hash
 
-	mu       sync.Mutex
-	sessions map[[32]byte]*srvSession
-	finished chan *srvSession // a session sent Done
-	fatal    chan error       // too many failed handshakes, or declined
-	start    time.Time
+	mu          sync.Mutex
+	sessions    map[[32]byte]*srvSession
+	dataStreams int // open data streams
+	maxStreams  int
+	finished    chan *srvSession // a session sent Done
+	fatal       chan error       // too many failed handshakes, or declined
+	start       time.Time
 
 	chunksServed atomic.Int64
 	rawServed    atomic.Int64
@@ -181,6 +183,15 @@ func (s *server) serveData(ctx context.Context, rw io.ReadWriter, fr *wire.Reade
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	s.mu.Lock()
+	s.dataStreams++
+	s.maxStreams = max(s.maxStreams, s.dataStreams)
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.dataStreams--
+		s.mu.Unlock()
+	}()
 	cs := newChunkServer(s)
 	defer cs.close()
 	var refs []wire.Ref

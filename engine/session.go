@@ -96,9 +96,13 @@ func Send(ctx context.Context, opts SendOptions) (*Summary, error) {
 
 	walkErr := make(chan error, 1)
 	go func() { walkErr <- srv.prepare(ctx, opts) }()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
 
 	for {
 		select {
+		case <-tick.C:
+			srv.progress(h)
 		case err := <-walkErr:
 			if err != nil {
 				return nil, err
@@ -106,8 +110,10 @@ func Send(ctx context.Context, opts SendOptions) (*Summary, error) {
 			walkErr = nil
 		case err := <-srv.fatal:
 			return nil, err
-		case <-srv.finished:
+		case ss := <-srv.finished:
+			srv.progress(h)
 			s := srv.summary()
+			s.Path = p2p.PathOf(h, ss.peer)
 			emit(opts.Events, DoneEvent{Summary: s})
 			return &s, nil
 		case <-ctx.Done():
@@ -128,11 +134,16 @@ func (s *server) prepare(ctx context.Context, opts SendOptions) error {
 	}
 	if opts.HashCachePath != "" {
 		hc, err := store.OpenHashCache(opts.HashCachePath)
-		if err != nil {
+		switch {
+		case errors.Is(err, store.ErrLocked):
+			// Another pcp send uses the cache: hash without it.
+			s.log.Warn("hash cache in use by another pcp process; hashing without it", "path", opts.HashCachePath)
+		case err != nil:
 			return err
+		default:
+			defer hc.Close()
+			wo.Cache = hc
 		}
-		defer hc.Close()
-		wo.Cache = hc
 	}
 	src, err := manifest.Walk(ctx, opts.Paths, wo)
 	if err != nil {
@@ -148,6 +159,31 @@ func (s *server) prepare(ctx context.Context, opts SendOptions) error {
 	return nil
 }
 
+// progress reports what the sender has served, once a receiver is authenticated.
+func (s *server) progress(h host.Host) {
+	if s.events == nil {
+		return
+	}
+	s.mu.Lock()
+	var last *srvSession
+	for _, ss := range s.sessions {
+		last = ss
+	}
+	streams := s.dataStreams
+	s.mu.Unlock()
+	select {
+	case <-s.ready:
+	default:
+		return
+	}
+	if last == nil {
+		return
+	}
+	m := s.src.Manifest
+	s.events(ProgressEvent{Bytes: s.rawServed.Load(), TotalBytes: m.TotalSize(), WireBytes: s.wireServed.Load(),
+		FilesTotal: m.Files(), Path: p2p.PathOf(h, last.peer), Streams: streams})
+}
+
 func (s *server) summary() Summary {
 	m := s.src.Manifest
 	return Summary{
@@ -158,6 +194,7 @@ func (s *server) summary() Summary {
 		FetchedBytes:  s.rawServed.Load(),
 		ChunksFetched: s.chunksServed.Load(),
 		Duration:      time.Since(s.start),
+		Streams:       s.maxStreams,
 	}
 }
 
@@ -377,7 +414,13 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 	offer := p.offer
 	offer.Root, offer.Peer, offer.Path = root.String(), ap.info.ID.String(), path
 	decline := func(err error) (*Summary, error) {
-		_ = wire.WriteFrame(ap.ctl, wire.TDecline, nil)
+		// Tell the sender, then wait (briefly) until it has read the
+		// Decline and closed: closing the host at once could drop it.
+		if wire.WriteFrame(ap.ctl, wire.TDecline, nil) == nil {
+			_ = ap.ctl.CloseWrite()
+			_ = ap.ctl.SetReadDeadline(time.Now().Add(5 * time.Second))
+			_, _ = io.Copy(io.Discard, ap.ctl)
+		}
 		ap.ctl.Close()
 		return nil, err
 	}

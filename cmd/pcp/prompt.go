@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"golang.org/x/term"
+)
+
+// errNoAnswer: stdin closed before an answer was given.
+var errNoAnswer = errors.New("no answer on stdin")
+
+// prompter asks questions on errw and reads answers from in. One bufio
+// reader serves every question, so answers piped in together all arrive.
+type prompter struct {
+	in   io.Reader
+	br   *bufio.Reader
+	errw io.Writer
+}
+
+func newPrompter(in io.Reader, errw io.Writer) *prompter {
+	return &prompter{in: in, br: bufio.NewReader(in), errw: errw}
+}
+
+// line reads one line, giving up when ctx ends (the read itself cannot be
+// interrupted; its goroutine ends with the process).
+func (p *prompter) line(ctx context.Context) (string, error) {
+	type res struct {
+		s   string
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		s, err := p.br.ReadString('\n')
+		if err == io.EOF && s != "" {
+			err = nil
+		}
+		if err == io.EOF {
+			err = errNoAnswer
+		}
+		ch <- res{strings.TrimSpace(s), err}
+	}()
+	select {
+	case r := <-ch:
+		return r.s, r.err
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+// secret reads a passphrase: without echo on a terminal, else one line.
+func (p *prompter) secret(ctx context.Context, prompt string) (string, error) {
+	fmt.Fprint(p.errw, prompt)
+	if f, ok := p.in.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		type res struct {
+			b   []byte
+			err error
+		}
+		ch := make(chan res, 1)
+		saved, _ := term.GetState(int(f.Fd()))
+		go func() {
+			b, err := term.ReadPassword(int(f.Fd()))
+			ch <- res{b, err}
+		}()
+		select {
+		case r := <-ch:
+			fmt.Fprintln(p.errw)
+			return strings.TrimSpace(string(r.b)), r.err
+		case <-ctx.Done():
+			if saved != nil { // Ctrl-C during the read: turn echo back on
+				_ = term.Restore(int(f.Fd()), saved)
+			}
+			fmt.Fprintln(p.errw)
+			return "", ctx.Err()
+		}
+	}
+	return p.line(ctx)
+}
+
+func (p *prompter) interactive() bool {
+	f, ok := p.in.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// yesNo asks a y/N question; anything but y/yes is no.
+func (p *prompter) yesNo(ctx context.Context, question string) (bool, error) {
+	fmt.Fprintf(p.errw, "%s [y/N] ", question)
+	s, err := p.line(ctx)
+	if err != nil {
+		fmt.Fprintln(p.errw)
+		return false, err
+	}
+	if !p.interactive() { // the answer was not echoed: show it
+		fmt.Fprintln(p.errw, s)
+	}
+	switch strings.ToLower(s) {
+	case "y", "yes":
+		return true, nil
+	}
+	return false, nil
+}

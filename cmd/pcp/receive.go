@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pcp-p2p/pcp/auth"
+	"github.com/pcp-p2p/pcp/engine"
+)
+
+type recvFlags struct {
+	out        string
+	yes        bool
+	overwrite  bool
+	reverify   bool
+	streams    int
+	patience   time.Duration
+	passphrase string
+	net        netFlags
+}
+
+func (a *app) receiveCmd() *cobra.Command {
+	var f recvFlags
+	cmd := &cobra.Command{
+		Use:     "receive [WORDS]",
+		Aliases: []string{"recv"},
+		Short:   "Receive what a sender offers (asks before any data moves)",
+		Long: `Find the sender that printed WORDS, authenticate, show what is offered and ask
+y/N before any data moves, then fetch what is missing into -o DIR.
+
+Without WORDS, they come from --passphrase, else $PCP_PASSPHRASE, else a prompt.
+Files already at the destination and identical are skipped. If an earlier
+receive of the same files was interrupted, it resumes from the resume log and
+says how much was already verified. Existing files that differ are replaced only
+with --overwrite.`,
+		Example: `  pcp receive lemon-orbit-tiger-salad
+  pcp receive -o ~/Downloads lemon-orbit-tiger-salad
+  pcp receive                               # prompts for the words
+  pcp receive --yes --json lemon-orbit-tiger-salad   # for scripts
+  # after Ctrl-C or a lost connection, the same command resumes:
+  pcp receive -o ~/Downloads lemon-orbit-tiger-salad
+  pcp receive --direct /ip4/192.0.2.4/tcp/9000/p2p/12D3Koo... lemon-orbit-tiger-salad`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.receive(cmd.Context(), args, &f)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVarP(&f.out, "output", "o", ".", "destination directory")
+	fs.BoolVarP(&f.yes, "yes", "y", false, "accept the offer without asking")
+	fs.BoolVar(&f.overwrite, "overwrite", false, "replace existing files that differ from the offer")
+	fs.BoolVar(&f.reverify, "reverify", false, "re-hash data the resume log says is verified instead of trusting it")
+	fs.IntVar(&f.streams, "streams", engine.DefaultStreams, "parallel data streams (1 to 64)")
+	fs.DurationVar(&f.patience, "patience", engine.DefaultPatience, "how long to keep re-dialing a lost sender before stopping (resumable)")
+	fs.StringVar(&f.passphrase, "passphrase", "", "the sender's words (prefer the argument or $"+auth.EnvPassphrase+")")
+	f.net.register(fs, true)
+	return cmd
+}
+
+// receiveWords picks the passphrase text: arguments, flag, environment.
+// "" means: prompt.
+func receiveWords(args []string, flag string, getenv func(string) string) string {
+	if s := strings.TrimSpace(strings.Join(args, " ")); s != "" {
+		return s
+	}
+	if s := strings.TrimSpace(flag); s != "" {
+		return s
+	}
+	return strings.TrimSpace(getenv(auth.EnvPassphrase))
+}
+
+func (a *app) receive(ctx context.Context, args []string, f *recvFlags) error {
+	netOpts, err := f.net.options(os.Getenv)
+	if err != nil {
+		return err
+	}
+	if f.streams < 1 || f.streams > 64 {
+		return usageError{errors.New("--streams must be 1 to 64")}
+	}
+	if f.patience < 0 {
+		return usageError{errors.New("--patience must not be negative")}
+	}
+	u := a.newUI("receive")
+	pr := newPrompter(a.stdin, a.stderr)
+	words := receiveWords(args, f.passphrase, os.Getenv)
+	if words == "" {
+		if words, err = pr.secret(ctx, "Passphrase (the words the sender shows): "); err != nil {
+			if errors.Is(err, errNoAnswer) {
+				return usageError{errors.New("no passphrase given")}
+			}
+			return err
+		}
+	}
+	pass, err := auth.Parse(words)
+	if err != nil {
+		return usageError{err}
+	}
+	dest, err := filepath.Abs(f.out)
+	if err != nil {
+		return usageError{err}
+	}
+	if len(netOpts.Direct) == 0 && !netOpts.NoDiscovery {
+		u.say("Looking for the sender…")
+	}
+	var noAnswer bool
+	confirm := func(o engine.Offer) bool {
+		u.offer(o, dest)
+		if f.yes {
+			return true
+		}
+		ok, err := pr.yesNo(ctx, "Accept?")
+		if errors.Is(err, errNoAnswer) {
+			noAnswer = true
+		}
+		return ok
+	}
+	_, err = engine.Receive(ctx, engine.ReceiveOptions{
+		Passphrase:    pass,
+		Dest:          dest,
+		Overwrite:     f.overwrite,
+		Confirm:       confirm,
+		Streams:       f.streams,
+		ResumeLogPath: a.statePath(engine.ResumeLogFile),
+		Reverify:      f.reverify,
+		Patience:      f.patience,
+		Network:       netOpts,
+		Events:        u.event,
+		Logger:        a.logger(),
+	})
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil || errors.Is(err, engine.ErrInterrupted):
+		u.hint(fmt.Sprintf("Everything verified so far is kept. To resume, run again (with the sender still running, or restarted on the same files):\n    pcp receive -o %s WORDS", shellQuote(f.out)))
+	case errors.Is(err, engine.ErrExists):
+		u.hint("Use --overwrite to replace them, or -o to receive into another directory.")
+	case errors.Is(err, engine.ErrDeclined) && noAnswer:
+		return fmt.Errorf("%w: no answer on stdin (use --yes to accept without asking)", err)
+	}
+	return err
+}
+
+// offer shows what the sender offers, before the y/N question.
+func (u *ui) offer(o engine.Offer, dest string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.jsonLocked("offer", map[string]any{
+		"root": o.Root, "top_level": nonNil(o.TopLevel), "files": o.Files, "dirs": o.Dirs, "bytes": o.TotalBytes,
+		"present_bytes": o.PresentBytes, "resume_bytes": o.ResumeBytes, "conflicts": nonNil(o.Conflicts),
+		"peer": o.Peer, "path": o.Path, "dest": dest,
+	})
+	if u.mode == modeJSON {
+		fmt.Fprintf(u.errw, "Offer: %s (%s, %s) into %s\n", listNames(o.TopLevel, 5),
+			plural(int64(o.Files), "file"), humanBytes(o.TotalBytes), dest)
+		return
+	}
+	u.clearBars()
+	w := u.out
+	fmt.Fprintf(w, "Offer from %s (%s):\n", shortPeer(o.Peer), orUnknown(o.Path))
+	fmt.Fprintf(w, "    %s\n", listNames(o.TopLevel, 8))
+	fmt.Fprintf(w, "    %s, %s", plural(int64(o.Files), "file"), humanBytes(o.TotalBytes))
+	if o.Dirs > 0 {
+		fmt.Fprintf(w, ", %s", plural(int64(o.Dirs), "directory"))
+	}
+	fmt.Fprintln(w)
+	if have := o.PresentBytes + o.ResumeBytes; have > 0 {
+		fmt.Fprintf(w, "    already here: %s of %s", humanBytes(have), humanBytes(o.TotalBytes))
+		if o.ResumeBytes > 0 {
+			fmt.Fprintf(w, " (%s resumable from an interrupted transfer)", humanBytes(o.ResumeBytes))
+		}
+		fmt.Fprintln(w)
+	}
+	if len(o.Conflicts) > 0 {
+		fmt.Fprintf(w, "    will replace %s that differ: %s\n", plural(int64(len(o.Conflicts)), "file"), listNames(o.Conflicts, 5))
+	}
+	fmt.Fprintf(w, "    into %s\n", dest)
+}
+
+// hint prints advice after a failure, on stderr in every mode.
+func (u *ui) hint(s string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.finishBars(false)
+	fmt.Fprintln(u.errw, s)
+}
+
+// shellQuote quotes s for a shell command line when needed.
+func shellQuote(s string) string {
+	if s != "" && !strings.ContainsAny(s, " \t\n'\"\\$`*?[]{}()<>|&;!#~") {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pcp-p2p/pcp/auth"
+	"github.com/pcp-p2p/pcp/engine"
+)
+
+type sendFlags struct {
+	passphrase  string
+	words       int
+	maxFailures int
+	manifestOut string
+	noCache     bool
+	net         netFlags
+}
+
+func (a *app) sendCmd() *cobra.Command {
+	var f sendFlags
+	cmd := &cobra.Command{
+		Use:   "send PATH...",
+		Short: "Offer files and directories; prints the passphrase for the receiver",
+		Long: `Offer one or more files or directories to one receiver.
+
+The passphrase is printed at once, with the exact command to run on the other
+computer; hashing and the transfer go on meanwhile. pcp serves until the receiver
+has everything (exit 0) or you stop it with Ctrl-C. After 3 failed passphrase
+attempts it stops offering, so the words cannot be guessed online.
+
+The words come from --passphrase, else $PCP_PASSPHRASE, else they are generated
+(--words N of them: one to find each other, the rest are the secret).`,
+		Example: `  pcp send ~/photos notes.txt
+  pcp send --words 6 big.iso                         # a longer passphrase
+  PCP_PASSPHRASE=lemon-orbit-tiger-salad pcp send ./build   # choose the words
+  pcp send --manifest-out tree.pcpm ./dataset        # keep a manifest for 'pcp verify'
+  pcp send --bootstrap /ip4/203.0.113.7/tcp/4001/p2p/12D3Koo... ./dir   # your own node
+  pcp send --no-discovery --listen /ip4/0.0.0.0/tcp/9000 file   # receiver uses --direct`,
+		Args: usageArgs(cobra.MinimumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.send(cmd.Context(), args, &f)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&f.passphrase, "passphrase", "", "use these words (e.g. lemon-orbit-tiger-salad) instead of generated ones; env "+auth.EnvPassphrase)
+	fs.IntVar(&f.words, "words", auth.DefaultWords, fmt.Sprintf("number of words to generate (%d to %d)", auth.MinWords, auth.MaxWords))
+	fs.IntVar(&f.maxFailures, "max-failures", auth.DefaultMaxFailures, "stop after this many failed passphrase attempts")
+	fs.StringVar(&f.manifestOut, "manifest-out", "", "write the manifest to this file (for 'pcp verify --manifest')")
+	fs.BoolVar(&f.noCache, "no-hash-cache", false, "hash every file again instead of trusting the hash cache")
+	f.net.register(fs, false)
+	return cmd
+}
+
+// choosePassphrase takes the flag, else $PCP_PASSPHRASE, else generates.
+func choosePassphrase(flag string, words int, getenv func(string) string) (auth.Passphrase, error) {
+	s := flag
+	if strings.TrimSpace(s) == "" {
+		s = getenv(auth.EnvPassphrase)
+	}
+	if strings.TrimSpace(s) != "" {
+		p, err := auth.Parse(s)
+		if err != nil {
+			return auth.Passphrase{}, usageError{err}
+		}
+		return p, nil
+	}
+	if words < auth.MinWords || words > auth.MaxWords {
+		return auth.Passphrase{}, usageError{fmt.Errorf("--words must be %d to %d", auth.MinWords, auth.MaxWords)}
+	}
+	return auth.Generate(words)
+}
+
+func (a *app) send(ctx context.Context, paths []string, f *sendFlags) error {
+	netOpts, err := f.net.options(os.Getenv)
+	if err != nil {
+		return err
+	}
+	for _, p := range paths {
+		if _, err := os.Lstat(p); err != nil {
+			return usageError{err}
+		}
+	}
+	pass, err := choosePassphrase(f.passphrase, f.words, os.Getenv)
+	if err != nil {
+		return err
+	}
+	u := a.newUI("send")
+	// The passphrase comes first, before any hashing.
+	words := pass.String()
+	u.json("passphrase", map[string]any{"passphrase": words, "command": "pcp receive " + words})
+	u.say("Passphrase: %s\nOn the receiving computer run:\n\n    pcp receive %s\n", words, words)
+	if netOpts.NoDiscovery {
+		u.listenHint = func(addrs []string) {
+			if len(addrs) == 0 {
+				return
+			}
+			fmt.Fprintf(u.out, "Discovery is off: the receiver must dial one of these addresses directly:\n")
+			for _, ad := range addrs {
+				fmt.Fprintf(u.out, "    %s\n", ad)
+			}
+			fmt.Fprintf(u.out, "for example:\n    pcp receive --direct %s %s\n\n", addrs[0], words)
+		}
+	}
+	if f.maxFailures < 1 {
+		return usageError{fmt.Errorf("--max-failures must be at least 1")}
+	}
+	opts := engine.SendOptions{
+		Paths:           paths,
+		Passphrase:      pass,
+		MaxAuthFailures: f.maxFailures,
+		ManifestOut:     f.manifestOut,
+		Network:         netOpts,
+		Events:          u.event,
+		Logger:          a.logger(),
+	}
+	if !f.noCache {
+		opts.HashCachePath = a.statePath(engine.HashCacheFile)
+	}
+	_, err = engine.Send(ctx, opts)
+	if err != nil && ctx.Err() != nil {
+		u.hint("Stopped. Run the same command again to offer the files again; a receiver keeps what it has verified and resumes.")
+	}
+	return err
+}
