@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -242,8 +243,8 @@ func (r *receiver) runStream(ctx context.Context, s io.ReadWriteCloser, batchByt
 			return err
 		}
 		defer dec.Close()
-		fr := wire.NewReader(s)
-		raw := make([]byte, 0, r.m.ChunkSize)
+		fr := wire.NewAlignedReader(s, directAlign, wire.ChunkDataOffset)
+		raw := alignedBuf(int(r.m.ChunkSize))[:0]
 		dl, _ := s.(interface{ SetReadDeadline(time.Time) error })
 		for {
 			mu.Lock()
@@ -339,7 +340,7 @@ func (r *receiver) accept(h wire.ChunkHeader, data []byte, raw *[]byte, dec *zst
 	if err != nil {
 		return false, err
 	}
-	if _, err := f.WriteAt(b, off); err != nil {
+	if _, err := f.writeAt(b, off); err != nil {
 		return false, fmt.Errorf("%w: %s: %v", errWrite, e.Path, err)
 	}
 	if err := r.files.wrote(int(h.Entry)); err != nil {
@@ -461,29 +462,30 @@ func (q *queue) finished() bool {
 type fileTable struct {
 	r    *receiver
 	mu   sync.Mutex
-	open map[int]*os.File
+	open map[int]*stagedFile
 	left map[int]int // chunks still to write this run
 }
 
 func newFileTable(r *receiver) *fileTable {
-	t := &fileTable{r: r, open: make(map[int]*os.File), left: make(map[int]int)}
+	t := &fileTable{r: r, open: make(map[int]*stagedFile), left: make(map[int]int)}
 	for _, ref := range r.plan.need {
 		t.left[int(ref.Entry)]++
 	}
 	return t
 }
 
-func (t *fileTable) get(i int) (*os.File, error) {
+func (t *fileTable) get(i int) (*stagedFile, error) {
 	t.mu.Lock()
-	f := t.open[i]
+	sf := t.open[i]
 	t.mu.Unlock()
-	if f != nil {
-		return f, nil
+	if sf != nil {
+		return sf, nil
 	}
 	// Open outside the lock: creating files is the receiver's costliest
 	// system call with many small files, and streams work on different files.
 	e := &t.r.m.Entries[i]
-	f, err := t.r.stageDir.OpenFile(strconv.Itoa(i), os.O_RDWR|os.O_CREATE, 0o600)
+	name := strconv.Itoa(i)
+	f, err := t.r.stageDir.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", errWrite, e.Path, err)
 	}
@@ -495,14 +497,66 @@ func (t *fileTable) get(i int) (*os.File, error) {
 			return nil, fmt.Errorf("%w: %s: %v", errWrite, e.Path, err)
 		}
 	}
+	sf = &stagedFile{File: f}
+	if e.Size >= directAlign {
+		// Full chunks go around the page cache (see stagedFile). A file
+		// system without O_DIRECT (tmpfs) refuses the open: fine.
+		if d, err := t.r.stageDir.OpenFile(name, os.O_WRONLY|syscall.O_DIRECT, 0); err == nil {
+			sf.direct = d
+		}
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if g := t.open[i]; g != nil { // another stream opened it meanwhile
-		f.Close()
+		sf.close()
 		return g, nil
 	}
-	t.open[i] = f
-	return f, nil
+	t.open[i] = sf
+	return sf, nil
+}
+
+// stagedFile is a staging file open twice: buffered, and with O_DIRECT for
+// block-aligned writes. Writing 1 MiB chunks around the page cache saves the
+// copy into it and the later write-back, the receiver's largest cost after
+// TLS (pwrite was 0.9 CPU-s per GiB through the page cache on 4 streams).
+type stagedFile struct {
+	*os.File
+	direct *os.File
+}
+
+// directAlign is the alignment O_DIRECT needs on the file systems pcp meets
+// (the logical block size is 512 or 4096 bytes).
+const directAlign = 4096
+
+func (sf *stagedFile) writeAt(b []byte, off int64) (int, error) {
+	if sf.direct != nil && len(b)%directAlign == 0 && off%directAlign == 0 && isAligned(b) {
+		n, err := sf.direct.WriteAt(b, off)
+		if err == nil {
+			return n, nil
+		}
+		// EINVAL: the device wants another alignment. Stop trying.
+		sf.direct.Close()
+		sf.direct = nil
+	}
+	return sf.File.WriteAt(b, off)
+}
+
+func (sf *stagedFile) close() error {
+	if sf.direct != nil {
+		sf.direct.Close()
+	}
+	return sf.File.Close()
+}
+
+func isAligned(b []byte) bool {
+	return uintptr(unsafe.Pointer(unsafe.SliceData(b)))%directAlign == 0
+}
+
+// alignedBuf returns an n-byte slice whose first byte is directAlign-aligned.
+func alignedBuf(n int) []byte {
+	b := make([]byte, n+directAlign)
+	off := (directAlign - int(uintptr(unsafe.Pointer(unsafe.SliceData(b)))%directAlign)) % directAlign
+	return b[off : off+n : off+n]
 }
 
 // wrote records one chunk written to entry i. After the file's last chunk
@@ -515,14 +569,14 @@ func (t *fileTable) wrote(i int) error {
 	if t.left[i] > 0 {
 		return nil
 	}
-	f := t.open[i]
-	if f == nil {
+	sf := t.open[i]
+	if sf == nil {
 		return nil
 	}
 	delete(t.open, i)
 	e := &t.r.m.Entries[i]
-	err := setMeta(f, e)
-	if cerr := f.Close(); err == nil {
+	err := setMeta(sf.File, e)
+	if cerr := sf.close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
@@ -548,8 +602,8 @@ func setMeta(f *os.File, e *manifest.Entry) error {
 func (t *fileTable) closeAll() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for i, f := range t.open {
-		f.Close()
+	for i, sf := range t.open {
+		sf.close()
 		delete(t.open, i)
 	}
 }

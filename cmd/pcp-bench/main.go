@@ -25,6 +25,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -40,7 +41,7 @@ func main() {
 	}
 	dir := flag.String("dir", "", "work directory (default: a new temp dir, removed after)")
 	sizeMiB := flag.Int64("size", 1024, "size of the large files in MiB")
-	only := flag.String("only", "random,text,small,resume", "workloads to run")
+	only := flag.String("only", "random,text,small,resume", "workloads to run (also: streams, a sweep of 1/2/4/8 streams on the random file)")
 	flag.Parse()
 	if *dir == "" {
 		d, err := os.MkdirTemp("", "pcp-bench-")
@@ -66,6 +67,13 @@ func main() {
 	row("ceiling: TLS 1.3 file copy", tlsr, 0, 0)
 	for _, w := range strings.Split(*only, ",") {
 		switch w {
+		case "streams":
+			for _, n := range []int{1, 2, 4, 8} {
+				os.Setenv("PCP_BENCH_STREAMS", fmt.Sprint(n))
+				r := transfer(random, filepath.Join(*dir, "out-streams"), nil)
+				row(fmt.Sprintf("pcp random, %d streams", n), mb(size, r.elapsed), r.sRSS, r.rRSS)
+			}
+			os.Unsetenv("PCP_BENCH_STREAMS")
 		case "random":
 			r := transfer(random, filepath.Join(*dir, "out-random"), nil)
 			row("pcp 1 file random", mb(size, r.elapsed), r.sRSS, r.rRSS)
@@ -185,6 +193,12 @@ func transfer(src, dest string, killAt func(done, total int64) bool) result {
 
 func child(role string) {
 	debug.SetMemoryLimit(engine.MemoryLimit) // as cmd/pcp does
+	if d := os.Getenv("PCP_BENCH_CPUPROFILE"); d != "" {
+		f, err := os.Create(filepath.Join(d, role+".prof"))
+		check(err)
+		check(pprof.StartCPUProfile(f))
+		defer pprof.StopCPUProfile()
+	}
 	pass, err := auth.Parse(os.Getenv("PCP_BENCH_PASS"))
 	check(err)
 	out := json.NewEncoder(os.Stdout)
@@ -201,8 +215,13 @@ func child(role string) {
 		check(err)
 	case "recv":
 		net.Direct = strings.Fields(os.Getenv("PCP_BENCH_ADDRS"))
+		logPath := os.Getenv("PCP_BENCH_LOG")
+		if os.Getenv("PCP_BENCH_NOLOG") != "" {
+			logPath = "" // no resume log: no syncfs, nothing durable
+		}
 		sum, err := engine.Receive(ctx, engine.ReceiveOptions{Passphrase: pass, Dest: os.Getenv("PCP_BENCH_DEST"), Network: net,
-			ResumeLogPath: os.Getenv("PCP_BENCH_LOG"),
+			ResumeLogPath: logPath,
+			Reverify:      false, Streams: int(mustAtoi(os.Getenv("PCP_BENCH_STREAMS"), 0)),
 			Events: func(e engine.Event) {
 				if p, ok := e.(engine.ProgressEvent); ok {
 					out.Encode(map[string]int64{"bytes": p.Bytes, "total": p.TotalBytes})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"unsafe"
 
 	"github.com/pcp-p2p/pcp/manifest"
 )
@@ -106,13 +107,27 @@ var ErrFrame = errors.New("wire: bad frame")
 // Reader reads frames, reusing one buffer that grows to at most the largest
 // payload seen (bounded by MaxPayload).
 type Reader struct {
-	r   io.Reader
-	hdr [HeaderSize]byte
-	buf []byte
+	r     io.Reader
+	hdr   [HeaderSize]byte
+	buf   []byte
+	off   int // payloads start at buf[off:]
+	align int
+	at    int
 }
 
 // NewReader returns a frame reader on r.
 func NewReader(r io.Reader) *Reader { return &Reader{r: r} }
+
+// NewAlignedReader returns a frame reader whose payloads have their byte at
+// offset at aligned in memory to align bytes (a power of two). With
+// at = ChunkDataOffset and the file system's block size, a Chunk frame's data
+// can be written with O_DIRECT straight from the payload.
+func NewAlignedReader(r io.Reader, align, at int) *Reader {
+	return &Reader{r: r, align: align, at: at}
+}
+
+// ChunkDataOffset is where a Chunk payload's data starts.
+const ChunkDataOffset = chunkHeader
 
 // Next reads one frame. The returned payload is valid until the next call.
 func (fr *Reader) Next() (Type, []byte, error) {
@@ -128,10 +143,14 @@ func (fr *Reader) Next() (Type, []byte, error) {
 	if int64(n) > int64(max) {
 		return 0, nil, fmt.Errorf("%w: %v payload of %d bytes exceeds %d", ErrFrame, t, n, max)
 	}
-	if cap(fr.buf) < int(n) {
-		fr.buf = make([]byte, n)
+	if cap(fr.buf)-fr.off < int(n) {
+		fr.buf = make([]byte, int(n)+fr.align)
+		fr.off = 0
+		if fr.align > 0 {
+			fr.off = alignOffset(fr.buf, fr.align, fr.at)
+		}
 	}
-	p := fr.buf[:n]
+	p := fr.buf[fr.off : fr.off+int(n)]
 	if _, err := io.ReadFull(fr.r, p); err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
@@ -139,6 +158,12 @@ func (fr *Reader) Next() (Type, []byte, error) {
 		return 0, nil, err
 	}
 	return t, p, nil
+}
+
+// alignOffset returns the smallest off such that &b[off+at] is aligned.
+func alignOffset(b []byte, align, at int) int {
+	addr := uintptr(unsafe.Pointer(unsafe.SliceData(b))) + uintptr(at)
+	return int((uintptr(align) - addr%uintptr(align)) % uintptr(align))
 }
 
 // Expect reads one frame and fails unless it has type want. An Error frame is
