@@ -329,19 +329,33 @@ func TestReverifyCatchesCorruptStagedChunk(t *testing.T) {
 	pass := testPass(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	addrs, res := startSender(t, ctx, SendOptions{Paths: []string{src}, Passphrase: pass})
+	// The first sender serves the first half and then stalls, so the
+	// receiver is interrupted mid-file whatever the machine's speed.
+	stall := make(chan struct{})
+	first := SendOptions{Paths: []string{src}, Passphrase: pass}
+	first.tamper = func(r wire.Ref, _ []byte) {
+		if r.Chunk >= 32 {
+			<-stall
+		}
+	}
+	sctx, stopSender := context.WithCancel(ctx)
+	addrs, _ := startSender(t, sctx, first)
 	dest, logPath := filepath.Join(dir, "out"), filepath.Join(dir, "resume.db")
 	rctx, stop := context.WithCancel(ctx)
 	ro := recvOpts(pass, dest, addrs)
 	ro.ResumeLogPath = logPath
 	ro.Events = func(e Event) {
-		if p, ok := e.(ProgressEvent); ok && p.Bytes > size/2 {
+		if p, ok := e.(ProgressEvent); ok && p.Bytes >= 24<<20 {
 			stop()
 		}
 	}
 	if _, err := Receive(rctx, ro); !errors.Is(err, ErrInterrupted) {
 		t.Fatalf("first run: %v, want ErrInterrupted", err)
 	}
+	close(stall)
+	stopSender()
+	addrs, res := startSender(t, ctx, SendOptions{Paths: []string{src}, Passphrase: pass})
+	ro.Network.Direct = addrs
 	// Corrupt chunk 0 of the staging file: it is in the log as durable.
 	staged, err := filepath.Glob(filepath.Join(dest, ".pcp-partial-*", "*"))
 	if err != nil || len(staged) != 1 {

@@ -28,7 +28,14 @@ import (
 // connection is gone. The libp2p implementation is in session.go.
 type streamOpener interface {
 	openData(ctx context.Context) (io.ReadWriteCloser, error)
+	// better reports whether a better path than s's now exists (a direct
+	// connection while s runs over a relay): the stream should be replaced.
+	better(s io.ReadWriteCloser) bool
 }
+
+// errMigrate ends a stream that drained its requests so that a new one can
+// open on a better connection. It is not a failure.
+var errMigrate = errors.New("moving to a better connection")
 
 // Limits on a misbehaving sender.
 const (
@@ -36,6 +43,9 @@ const (
 	maxBadTotal    = 16 // so does this many failures in all
 	stallTimeout   = 60 * time.Second
 	batchRefs      = 256
+	// migrateCheck is how often a stream on a relay looks for a direct
+	// connection (DCUtR hole punching can succeed at any time).
+	migrateCheck = 250 * time.Millisecond
 )
 
 // receiver runs one transfer into a destination directory.
@@ -66,6 +76,7 @@ type receiver struct {
 	chunks     atomic.Int64
 	refetched  atomic.Int64
 	reconnects atomic.Int64
+	migrations atomic.Int64 // streams moved from a relay to a direct connection
 	filesDone  atomic.Int64
 	current    atomic.Pointer[string]
 }
@@ -169,21 +180,28 @@ func (r *receiver) finishPresent() error {
 // streamWorker keeps one data stream busy until the queue is drained,
 // re-opening the stream after transient failures.
 func (r *receiver) streamWorker(ctx context.Context, op streamOpener, batchBytes int64) error {
-	for first := true; ; first = false {
+	for first := true; ; {
 		if r.q.finished() {
 			return nil
 		}
 		if !first {
 			r.reconnects.Add(1)
 		}
+		first = false
 		s, err := op.openData(ctx)
 		if err != nil {
 			return err
 		}
-		err = r.runStream(ctx, s, batchBytes)
+		err = r.runStream(ctx, s, batchBytes, op)
+		r.log.Debug("data stream ended", "err", err)
 		s.Close()
 		if err == nil {
 			return nil
+		}
+		if errors.Is(err, errMigrate) {
+			r.migrations.Add(1)
+			first = true // not a reconnect
+			continue
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -200,14 +218,21 @@ var errWrite = errors.New("writing to the destination failed")
 
 // runStream pipelines requests and chunks on one stream. On any error the
 // chunks it had requested go back to the queue and their window is freed.
-func (r *receiver) runStream(ctx context.Context, s io.ReadWriteCloser, batchBytes int64) error {
+func (r *receiver) runStream(ctx context.Context, s io.ReadWriteCloser, batchBytes int64, op streamOpener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stop := context.AfterFunc(ctx, func() { s.Close() })
+	// An abandoned stream is reset, not closed: closing leaves the sender
+	// writing what it was asked for (on a relay, the whole window).
+	stop := context.AfterFunc(ctx, func() { abort(s) })
 	defer stop()
 
 	var mu sync.Mutex
 	var pending []wire.Ref // requested, not yet received, in order
+	var migrate atomic.Bool
+	// Only a stream opened before a better path existed may move: if the
+	// swarm gave a relayed stream despite a direct connection, moving again
+	// would loop.
+	canMigrate := !op.better(s)
 	ready := make(chan struct{}, 1)
 	sendDone := make(chan struct{})
 
@@ -236,7 +261,32 @@ func (r *receiver) runStream(ctx context.Context, s io.ReadWriteCloser, batchByt
 			}
 		}
 	})
+	readerDone := make(chan struct{})
+	if canMigrate {
+		g.Go(func() error { // path watcher
+			t := time.NewTicker(migrateCheck)
+			defer t.Stop()
+			for {
+				select {
+				case <-t.C:
+					if op.better(s) {
+						r.log.Debug("better path: abandoning relayed stream")
+						// Abandon this stream: what it has in flight goes
+						// back to the queue and is fetched on the better path.
+						migrate.Store(true)
+						abort(s) // unblocks the reader now
+						return errMigrate
+					}
+				case <-readerDone:
+					return nil
+				case <-gctx.Done():
+					return nil
+				}
+			}
+		})
+	}
 	g.Go(func() error { // reader
+		defer close(readerDone)
 		dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1),
 			zstd.WithDecoderMaxMemory(uint64(r.m.ChunkSize)*2), zstd.WithDecoderMaxWindow(uint64(r.m.ChunkSize)*2))
 		if err != nil {
@@ -312,7 +362,19 @@ func (r *receiver) runStream(ctx context.Context, s io.ReadWriteCloser, batchByt
 		r.window.Release(bytes)
 		r.q.requeue(left)
 	}
+	if migrate.Load() {
+		return errMigrate
+	}
 	return err
+}
+
+// abort resets s if it can be reset, and closes it otherwise.
+func abort(s io.ReadWriteCloser) {
+	if r, ok := s.(interface{ Reset() error }); ok {
+		r.Reset()
+		return
+	}
+	s.Close()
 }
 
 // accept decompresses, verifies and writes one chunk. ok is false when the

@@ -12,9 +12,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/pcp-p2p/pcp/auth"
+	"github.com/pcp-p2p/pcp/engine/p2p"
 	"github.com/pcp-p2p/pcp/engine/wire"
 	"github.com/pcp-p2p/pcp/manifest"
 )
@@ -52,6 +54,7 @@ type srvSession struct {
 	id   [32]byte
 	peer peer.ID
 	done sync.Once
+	path string // at the end: "direct" or "relayed"
 }
 
 func newServer(pass auth.Passphrase, local peer.ID, maxFailures int, events func(Event), log *slog.Logger) *server {
@@ -212,6 +215,12 @@ func (s *server) serveData(ctx context.Context, rw io.ReadWriter, fr *wire.Reade
 				}
 			}
 		case wire.TDone:
+			if ns, ok := rw.(interface{ Conn() network.Conn }); ok {
+				ss.path = p2p.PathDirect
+				if p2p.IsRelayed(ns.Conn()) {
+					ss.path = p2p.PathRelayed
+				}
+			}
 			if err := wire.WriteFrame(rw, wire.TDoneAck, nil); err != nil {
 				return err
 			}

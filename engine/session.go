@@ -16,6 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
 	"github.com/libp2p/go-libp2p/p2p/net/swarm"
+	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/pcp-p2p/pcp/auth"
 	"github.com/pcp-p2p/pcp/discovery"
@@ -81,7 +82,9 @@ func Send(ctx context.Context, opts SendOptions) (*Summary, error) {
 		wg.Add(1)
 		defer wg.Done()
 		remote := s.Conn().RemotePeer()
+		log.Debug("stream in", "peer", remote, "conn", s.Conn().RemoteMultiaddr(), "relayed", p2p.IsRelayed(s.Conn()))
 		srv.handle(ctx, s, remote, p2p.PathOf(h, remote))
+		log.Debug("stream done", "peer", remote, "conn", s.Conn().RemoteMultiaddr())
 	})
 	emit(opts.Events, ListeningEvent{PeerID: h.ID().String(), Addrs: fullAddrs(h)})
 	dopts, err := discoveryOptions(opts.Network, log)
@@ -113,7 +116,7 @@ func Send(ctx context.Context, opts SendOptions) (*Summary, error) {
 		case ss := <-srv.finished:
 			srv.progress(h)
 			s := srv.summary()
-			s.Path = p2p.PathOf(h, ss.peer)
+			s.Path = ss.path
 			emit(opts.Events, DoneEvent{Summary: s})
 			return &s, nil
 		case <-ctx.Done():
@@ -272,6 +275,12 @@ func findSender(ctx context.Context, h host.Host, opts ReceiveOptions, log *slog
 			}
 		}()
 	}
+	// With a known relay, every candidate can also be reached through it at
+	// once, even before its own record lists a relay address.
+	circuits, err := relayCircuits(opts.Network.Relays)
+	if err != nil {
+		return nil, err
+	}
 	tried := map[peer.ID]int{}
 	var authErr error
 	var grace <-chan time.Time
@@ -282,6 +291,7 @@ func findSender(ctx context.Context, h host.Host, opts ReceiveOptions, log *slog
 				continue
 			}
 			tried[c.Info.ID]++
+			c.Info.Addrs = append(c.Info.Addrs, circuits...)
 			emit(opts.Events, PeerFoundEvent{Peer: c.Info.ID.String(), Source: c.Source})
 			ap, err := tryCandidate(fctx, h, c, opts.Passphrase)
 			if err == nil {
@@ -309,6 +319,26 @@ func findSender(ctx context.Context, h host.Host, opts ReceiveOptions, log *slog
 			return nil, fmt.Errorf("%w within %v", ErrPeerNotFound, timeout)
 		}
 	}
+}
+
+// relayCircuits turns relay addresses into /p2p-circuit addresses that reach
+// any peer holding a reservation on those relays.
+func relayCircuits(relays []string) ([]ma.Multiaddr, error) {
+	infos, err := p2p.ParseAddrInfos(relays)
+	if err != nil {
+		return nil, fmt.Errorf("--relay: %w", err)
+	}
+	var out []ma.Multiaddr
+	for _, in := range infos {
+		for _, a := range in.Addrs {
+			c, err := ma.NewMultiaddr(fmt.Sprintf("%s/p2p/%s/p2p-circuit", a, in.ID))
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }
 
 func tryCandidate(ctx context.Context, h host.Host, c discovery.Candidate, pass auth.Passphrase) (*authPeer, error) {
@@ -441,7 +471,7 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 		return nil, err
 	}
 
-	op := &p2pOpener{h: h, info: ap.info, session: ap.session.ID, patience: opts.Patience, events: opts.Events}
+	op := &p2pOpener{h: h, info: ap.info, session: ap.session.ID, patience: opts.Patience, events: opts.Events, log: log}
 	skipped := offer.PresentBytes + offer.ResumeBytes
 	stopProgress := r.progress(ctx, opts.Events, skipped, offer.TotalBytes, op)
 	err = r.run(ctx, op)
@@ -552,6 +582,7 @@ type p2pOpener struct {
 	session  [32]byte
 	patience time.Duration
 	events   func(Event)
+	log      *slog.Logger
 
 	mu        sync.Mutex
 	downSince time.Time
@@ -599,6 +630,11 @@ func (o *p2pOpener) openData(ctx context.Context) (io.ReadWriteCloser, error) {
 	}
 }
 
+func (o *p2pOpener) better(s io.ReadWriteCloser) bool {
+	ns, ok := s.(network.Stream)
+	return ok && p2p.IsRelayed(ns.Conn()) && p2p.PathOf(o.h, o.info.ID) == p2p.PathDirect
+}
+
 func (o *p2pOpener) open(ctx context.Context) (network.Stream, error) {
 	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
@@ -609,6 +645,13 @@ func (o *p2pOpener) open(ctx context.Context) (network.Stream, error) {
 	if err := wire.WriteFrame(s, wire.TOpen, wire.Open{Kind: wire.KindData, Session: o.session}.Append(nil)); err != nil {
 		s.Reset()
 		return nil, err
+	}
+	if o.log.Enabled(ctx, slog.LevelDebug) {
+		var conns []string
+		for _, c := range o.h.Network().ConnsToPeer(o.info.ID) {
+			conns = append(conns, fmt.Sprintf("%s relayed=%v limited=%v", c.RemoteMultiaddr(), p2p.IsRelayed(c), c.Stat().Limited))
+		}
+		o.log.Debug("data stream opened", "conn", s.Conn().RemoteMultiaddr(), "relayed", p2p.IsRelayed(s.Conn()), "conns", conns)
 	}
 	return s, nil
 }

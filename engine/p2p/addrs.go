@@ -57,14 +57,16 @@ func PathOf(h host.Host, p peer.ID) string {
 		return PathNone
 	}
 	for _, c := range conns {
-		if !isRelayed(c) {
+		if !IsRelayed(c) {
 			return PathDirect
 		}
 	}
 	return PathRelayed
 }
 
-func isRelayed(c network.Conn) bool {
+// IsRelayed reports whether c goes through a relay: it is limited, or its
+// remote address is a /p2p-circuit address.
+func IsRelayed(c network.Conn) bool {
 	if c.Stat().Limited {
 		return true
 	}
