@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pcp-p2p/pcp/auth"
 	"github.com/pcp-p2p/pcp/engine/wire"
 	"github.com/pcp-p2p/pcp/manifest"
 )
@@ -381,5 +382,53 @@ func TestReverifyCatchesCorruptStagedChunk(t *testing.T) {
 	}
 	if sum.SkippedBytes == 0 || sum.SkippedBytes+sum.FetchedBytes != size {
 		t.Fatalf("skipped %d + fetched %d != %d", sum.SkippedBytes, sum.FetchedBytes, size)
+	}
+}
+
+// TestTwoSendersOnOneChannel: a receiver offered two senders that share the
+// channel word tries both, blacklists the one whose PAKE fails, and
+// receives from the right one.
+func TestTwoSendersOnOneChannel(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "right", "f.txt"), []byte("from the right sender"))
+	writeFile(t, filepath.Join(dir, "wrong", "f.txt"), []byte("from another sender"))
+	right := testPass(t)
+	var wrong auth.Passphrase
+	for {
+		wrong = testPass(t)
+		if wrong.String() != right.String() {
+			break
+		}
+	}
+	// Same channel word, other secret words.
+	wrong, err := auth.Parse(right.Channel() + "-" + strings.Join(wrong.Words()[1:], "-"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	wrongAddrs, _ := startSender(t, ctx, SendOptions{Paths: []string{filepath.Join(dir, "wrong")}, Passphrase: wrong})
+	rightAddrs, res := startSender(t, ctx, SendOptions{Paths: []string{filepath.Join(dir, "right")}, Passphrase: right})
+	var failed []string
+	ro := recvOpts(right, filepath.Join(dir, "out"), append(wrongAddrs, rightAddrs...))
+	ro.Events = func(e Event) {
+		if a, ok := e.(AuthFailedEvent); ok {
+			failed = append(failed, a.Peer)
+		}
+	}
+	if _, err := Receive(ctx, ro); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-res; r.err != nil {
+		t.Fatalf("right sender: %v", r.err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "out", "right", "f.txt")); string(b) != "from the right sender" {
+		t.Fatalf("received %q", b)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out", "wrong")); !os.IsNotExist(err) {
+		t.Fatalf("data from the wrong sender: %v", err)
+	}
+	if len(failed) != 1 {
+		t.Fatalf("auth failures seen: %v, want exactly the wrong sender once", failed)
 	}
 }

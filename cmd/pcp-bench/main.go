@@ -41,7 +41,7 @@ func main() {
 	}
 	dir := flag.String("dir", "", "work directory (default: a new temp dir, removed after)")
 	sizeMiB := flag.Int64("size", 1024, "size of the large files in MiB")
-	only := flag.String("only", "random,text,small,resume", "workloads to run (also: streams, a sweep of 1/2/4/8 streams on the random file)")
+	only := flag.String("only", "random,text,small,resume", "workloads to run (also: streams, a sweep of 1/2/4/8 streams on the random file; many, 100k files of 100 B)")
 	flag.Parse()
 	if *dir == "" {
 		d, err := os.MkdirTemp("", "pcp-bench-")
@@ -88,6 +88,12 @@ func main() {
 			writeSmall(small, 10_000, 4096)
 			r := transfer(small, filepath.Join(*dir, "out-small"), nil)
 			row(fmt.Sprintf("pcp 10k x 4 KiB (%.2f s)", r.elapsed.Seconds()), mb(10_000*4096, r.elapsed), r.sRSS, r.rRSS)
+		case "many":
+			many := filepath.Join(*dir, "many")
+			writeSmall(many, 100_000, 100)
+			r := transfer(many, filepath.Join(*dir, "out-many"), nil)
+			row(fmt.Sprintf("pcp 100k x 100 B (%.1f s)", r.elapsed.Seconds()), mb(100_000*100, r.elapsed), r.sRSS, r.rRSS)
+			os.RemoveAll(many)
 		case "resume":
 			out := filepath.Join(*dir, "out-resume")
 			first := transfer(random, out, func(done, total int64) bool { return done >= total*4/10 })
