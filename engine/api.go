@@ -92,6 +92,9 @@ type ReceiveOptions struct {
 	Network  NetworkOptions
 	Events   func(Event)
 	Logger   *slog.Logger
+
+	// stall, set only by this package's tests, replaces stallTimeout.
+	stall time.Duration
 }
 
 // Defaults, chosen by benchmark (see doc.go).

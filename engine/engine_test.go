@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"github.com/pcp-p2p/pcp/auth"
 	"github.com/pcp-p2p/pcp/engine/wire"
 	"github.com/pcp-p2p/pcp/manifest"
+	"github.com/pcp-p2p/pcp/store"
 )
 
 // makeTree builds a tree with nested dirs, an empty file, an empty dir, an
@@ -430,5 +432,88 @@ func TestTwoSendersOnOneChannel(t *testing.T) {
 	}
 	if len(failed) != 1 {
 		t.Fatalf("auth failures seen: %v, want exactly the wrong sender once", failed)
+	}
+}
+
+// TestStalledSenderEndsResumably: a sender that keeps the connection open but
+// stops sending ends the receive with ErrInterrupted after Patience, instead
+// of re-opening streams forever; what arrived is kept.
+func TestStalledSenderEndsResumably(t *testing.T) {
+	dir := t.TempDir()
+	writeRandom(t, filepath.Join(dir, "src", "f.bin"), 16<<20)
+	pass := testPass(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	stall := make(chan struct{})
+	defer close(stall)
+	opts := SendOptions{Paths: []string{filepath.Join(dir, "src")}, Passphrase: pass}
+	opts.tamper = func(r wire.Ref, _ []byte) {
+		if r.Chunk >= 4 {
+			<-stall
+		}
+	}
+	addrs, _ := startSender(t, ctx, opts)
+	ro := recvOpts(pass, filepath.Join(dir, "out"), addrs)
+	ro.ResumeLogPath = filepath.Join(dir, "resume.db")
+	ro.stall, ro.Patience = 200*time.Millisecond, time.Second
+	start := time.Now()
+	_, err := Receive(ctx, ro)
+	if !errors.Is(err, ErrInterrupted) || !strings.Contains(err.Error(), "no data from the sender") {
+		t.Fatalf("err = %v, want ErrInterrupted for a stalled sender", err)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Fatalf("gave up only after %v", d)
+	}
+	l, err := store.OpenResumeLog(ro.ResumeLogPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	n := 0
+	ts, _ := l.List()
+	if len(ts) != 1 {
+		t.Fatalf("transfers in the log: %d", len(ts))
+	}
+	l.Done(ts[0].Root, func(store.ChunkRef) error { n++; return nil })
+	if n != 4 {
+		t.Fatalf("%d chunks logged durable, want the 4 that arrived", n)
+	}
+}
+
+// TestFullDiskIsResumableAndLosesNothing receives 16 MiB into a 4 MiB file
+// system: the receive stops with a clear, resumable error, and a file that
+// was there before is untouched. Needs root to mount a small tmpfs (the only
+// way to get a really full file system here); skipped otherwise.
+func TestFullDiskIsResumableAndLosesNothing(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a 4 MiB tmpfs as a full disk")
+	}
+	dir := t.TempDir()
+	dest := filepath.Join(dir, "small")
+	if err := os.MkdirAll(dest, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", dest).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", dest).Run() })
+	mine := filepath.Join(dest, "keep.txt")
+	writeFile(t, mine, []byte("precious"))
+	writeRandom(t, filepath.Join(dir, "src", "big.bin"), 16<<20)
+	pass := testPass(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	addrs, _ := startSender(t, ctx, SendOptions{Paths: []string{filepath.Join(dir, "src")}, Passphrase: pass})
+	ro := recvOpts(pass, dest, addrs)
+	ro.ResumeLogPath = filepath.Join(dir, "resume.db")
+	_, err := Receive(ctx, ro)
+	if !errors.Is(err, ErrInterrupted) || !strings.Contains(err.Error(), "no space left") {
+		t.Fatalf("err = %v, want a resumable 'no space left' error", err)
+	}
+	if b, _ := os.ReadFile(mine); string(b) != "precious" {
+		t.Fatalf("existing file damaged: %q", b)
+	}
+	if _, err := os.Stat(filepath.Join(dest, "src", "big.bin")); !os.IsNotExist(err) {
+		t.Fatalf("incomplete file put in place: %v", err)
 	}
 }

@@ -283,10 +283,7 @@ func (r *receiver) finishTree() error {
 			return fmt.Errorf("setting mtime of %s: %w", e.Path, err)
 		}
 	}
-	if r.stageDir != nil {
-		r.stageDir.Close()
-		r.stageDir = nil
-	}
+	r.closeStage()
 	_ = r.dest.RemoveAll(r.stage)
 	return nil
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -67,6 +68,8 @@ type receiver struct {
 	files  *fileTable
 	commit chan wire.Ref
 
+	stall time.Duration // a read waiting this long for a chunk fails the stream
+
 	badMu sync.Mutex
 	bad   map[wire.Ref]int
 	nbad  int
@@ -77,6 +80,7 @@ type receiver struct {
 	refetched  atomic.Int64
 	reconnects atomic.Int64
 	migrations atomic.Int64 // streams moved from a relay to a direct connection
+	lastChunk  atomic.Int64 // unix ns of the last verified chunk (or the start)
 	filesDone  atomic.Int64
 	current    atomic.Pointer[string]
 }
@@ -91,6 +95,7 @@ func newReceiver(opts ReceiveOptions, m *manifest.Manifest, root manifest.Hash, 
 		stage: ".pcp-partial-" + root.String()[:16],
 		rlog:  rlog,
 		bad:   make(map[wire.Ref]int),
+		stall: cmp.Or(opts.stall, stallTimeout),
 	}
 }
 
@@ -104,6 +109,7 @@ func (r *receiver) run(ctx context.Context, op streamOpener) error {
 		win = min
 	}
 	r.window = semaphore.NewWeighted(win)
+	r.lastChunk.Store(time.Now().UnixNano())
 	r.q = newQueue(p.need)
 	r.files = newFileTable(r)
 	r.commit = make(chan wire.Ref, 1024)
@@ -147,6 +153,14 @@ func (r *receiver) run(ctx context.Context, op streamOpener) error {
 		return r.rlog.Finish(r.root)
 	}
 	return nil
+}
+
+// closeStage closes the staging directory if it is open.
+func (r *receiver) closeStage() {
+	if r.stageDir != nil {
+		r.stageDir.Close()
+		r.stageDir = nil
+	}
 }
 
 // finishPresent applies mode and mtime to files that were already present
@@ -197,6 +211,11 @@ func (r *receiver) streamWorker(ctx context.Context, op streamOpener, batchBytes
 		s.Close()
 		if err == nil {
 			return nil
+		}
+		if last := time.Unix(0, r.lastChunk.Load()); time.Since(last) > r.opts.Patience {
+			// Streams open but nothing arrives: a stalled sender must not
+			// keep the receiver re-opening streams forever.
+			return fmt.Errorf("%w: no data from the sender for %v (last error: %v)", ErrInterrupted, time.Since(last).Round(time.Second), err)
 		}
 		if errors.Is(err, errMigrate) {
 			r.migrations.Add(1)
@@ -319,7 +338,7 @@ func (r *receiver) runStream(ctx context.Context, s io.ReadWriteCloser, batchByt
 			want := pending[0]
 			mu.Unlock()
 			if dl != nil {
-				_ = dl.SetReadDeadline(time.Now().Add(stallTimeout))
+				_ = dl.SetReadDeadline(time.Now().Add(r.stall))
 			}
 			p, err := fr.Expect(wire.TChunk)
 			if err != nil {
@@ -410,6 +429,7 @@ func (r *receiver) accept(h wire.ChunkHeader, data []byte, raw *[]byte, dec *zst
 	}
 	r.fetched.Add(n)
 	r.chunks.Add(1)
+	r.lastChunk.Store(time.Now().UnixNano())
 	r.current.Store(&e.Path)
 	return true, nil
 }

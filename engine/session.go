@@ -436,6 +436,7 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 		}
 	}
 	r := newReceiver(opts, m, root, dest, rlog, log)
+	defer r.closeStage()
 	p, err := r.makePlan(ctx)
 	if err != nil {
 		return nil, err
