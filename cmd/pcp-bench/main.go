@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
@@ -227,7 +228,17 @@ func child(role string) {
 		}
 		sum, err := engine.Receive(ctx, engine.ReceiveOptions{Passphrase: pass, Dest: os.Getenv("PCP_BENCH_DEST"), Network: net,
 			ResumeLogPath: logPath,
-			Reverify:      false, Streams: int(mustAtoi(os.Getenv("PCP_BENCH_STREAMS"), 0)),
+			Streams:       int(mustAtoi(os.Getenv("PCP_BENCH_STREAMS"), 0)),
+			Confirm: func(engine.Offer) bool {
+				if d := os.Getenv("PCP_BENCH_MEMPROFILE"); d != "" { // the heap with manifest and plan built
+					f, err := os.Create(filepath.Join(d, "recv.heap"))
+					check(err)
+					runtime.GC()
+					check(pprof.WriteHeapProfile(f))
+					f.Close()
+				}
+				return true
+			},
 			Events: func(e engine.Event) {
 				if p, ok := e.(engine.ProgressEvent); ok {
 					out.Encode(map[string]int64{"bytes": p.Bytes, "total": p.TotalBytes})
