@@ -379,7 +379,11 @@ func TestReceiveDeclined(t *testing.T) {
 	if r.code != exitDeclined || !strings.Contains(r.stderr, "--yes") {
 		t.Fatalf("receive with empty stdin: exit %d\n%s", r.code, r.stderr)
 	}
-	_ = s2 // not waited for: see the report (a decline can race the receiver's exit)
+	// The receiver waits until the sender has read the Decline, so the
+	// sender always stops too.
+	if code := s2.wait(); code != exitDeclined {
+		t.Fatalf("second send exit %d, want %d\n%s", code, exitDeclined, s2.errText())
+	}
 }
 
 func TestJSONEvents(t *testing.T) {
