@@ -199,7 +199,7 @@ func transfer(src, dest string, killAt func(done, total int64) bool) result {
 }
 
 func child(role string) {
-	debug.SetMemoryLimit(engine.MemoryLimit) // as cmd/pcp does
+	debug.SetMemoryLimit(engine.MemoryLimit) // as cmd/pcp's main does
 	if d := os.Getenv("PCP_BENCH_CPUPROFILE"); d != "" {
 		f, err := os.Create(filepath.Join(d, role+".prof"))
 		check(err)

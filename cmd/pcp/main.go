@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -18,6 +19,12 @@ import (
 )
 
 func main() {
+	// The engine's buffers are bounded; the soft limit keeps the garbage
+	// collector from letting the heap double past them. GOMEMLIMIT, when
+	// set, wins (the runtime has already applied it).
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(engine.MemoryLimit)
+	}
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
