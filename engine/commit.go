@@ -11,7 +11,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pcp-p2p/pcp/engine/wire"
-	"github.com/pcp-p2p/pcp/manifest"
 	"github.com/pcp-p2p/pcp/store"
 )
 
@@ -74,7 +73,7 @@ func (c *committer) run(fail func(error)) error {
 				return c.flush()
 			}
 			c.batch = append(c.batch, ref)
-			c.bytes += manifest.ChunkLen(r.m.Entries[ref.Entry].Size, r.m.ChunkSize, int64(ref.Chunk))
+			c.bytes += refLen(r.m, ref)
 			if len(c.batch) >= commitChunks || c.bytes >= commitBytes {
 				if err := c.flush(); err != nil {
 					return c.abort(fail, err)

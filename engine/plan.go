@@ -77,7 +77,7 @@ func (r *receiver) makePlan(ctx context.Context) (*plan, error) {
 			return nil, err
 		}
 		e := &m.Entries[i]
-		if !path.IsAbs(e.Path) && path.Dir(e.Path) == "." {
+		if path.Dir(e.Path) == "." { // paths are validated: relative and clean
 			p.offer.TopLevel = append(p.offer.TopLevel, e.Path)
 		}
 		st, err := r.dest.Lstat(e.Path)

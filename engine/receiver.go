@@ -353,7 +353,7 @@ func (r *receiver) runStream(ctx context.Context, s io.ReadWriteCloser, batchByt
 			mu.Unlock()
 			r.wire.Add(int64(len(data)))
 			ok, err := r.accept(h, data, &raw, dec)
-			r.window.Release(int64(manifest.ChunkLen(r.m.Entries[want.Entry].Size, r.m.ChunkSize, int64(want.Chunk))))
+			r.window.Release(refLen(r.m, want))
 			if err != nil {
 				return err
 			}
@@ -376,7 +376,7 @@ func (r *receiver) runStream(ctx context.Context, s io.ReadWriteCloser, batchByt
 	if len(left) > 0 {
 		var bytes int64
 		for _, ref := range left {
-			bytes += manifest.ChunkLen(r.m.Entries[ref.Entry].Size, r.m.ChunkSize, int64(ref.Chunk))
+			bytes += refLen(r.m, ref)
 		}
 		r.window.Release(bytes)
 		r.q.requeue(left)
@@ -385,6 +385,11 @@ func (r *receiver) runStream(ctx context.Context, s io.ReadWriteCloser, batchByt
 		return errMigrate
 	}
 	return err
+}
+
+// refLen is the length in bytes of the chunk ref names.
+func refLen(m *manifest.Manifest, ref wire.Ref) int64 {
+	return manifest.ChunkLen(m.Entries[ref.Entry].Size, m.ChunkSize, int64(ref.Chunk))
 }
 
 // abort resets s if it can be reset, and closes it otherwise.
@@ -487,7 +492,7 @@ func (q *queue) take(ctx context.Context, maxRefs int, maxBytes int64, m *manife
 				} else {
 					break
 				}
-				n := manifest.ChunkLen(m.Entries[ref.Entry].Size, m.ChunkSize, int64(ref.Chunk))
+				n := refLen(m, ref)
 				if len(out) > 0 && bytes+n > maxBytes {
 					break
 				}

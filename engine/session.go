@@ -341,18 +341,28 @@ func relayCircuits(relays []string) ([]ma.Multiaddr, error) {
 	return out, nil
 }
 
+// openStream opens a pcp stream to id (relayed connections allowed) and
+// sends its Open frame.
+func openStream(ctx context.Context, h host.Host, id peer.ID, o wire.Open) (network.Stream, error) {
+	s, err := h.NewStream(network.WithAllowLimitedConn(ctx, "pcp"), id, wire.ProtocolID)
+	if err != nil {
+		return nil, err
+	}
+	if err := wire.WriteFrame(s, wire.TOpen, o.Append(nil)); err != nil {
+		s.Reset()
+		return nil, err
+	}
+	return s, nil
+}
+
 func tryCandidate(ctx context.Context, h host.Host, c discovery.Candidate, pass auth.Passphrase) (*authPeer, error) {
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := h.Connect(cctx, c.Info); err != nil {
 		return nil, err
 	}
-	s, err := h.NewStream(network.WithAllowLimitedConn(cctx, "pcp"), c.Info.ID, wire.ProtocolID)
+	s, err := openStream(cctx, h, c.Info.ID, wire.Open{Kind: wire.KindControl})
 	if err != nil {
-		return nil, err
-	}
-	if err := wire.WriteFrame(s, wire.TOpen, wire.Open{Kind: wire.KindControl}.Append(nil)); err != nil {
-		s.Reset()
 		return nil, err
 	}
 	sess, err := auth.Handshake(cctx, s, auth.Config{
@@ -639,12 +649,8 @@ func (o *p2pOpener) better(s io.ReadWriteCloser) bool {
 func (o *p2pOpener) open(ctx context.Context) (network.Stream, error) {
 	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	s, err := o.h.NewStream(network.WithAllowLimitedConn(cctx, "pcp"), o.info.ID, wire.ProtocolID)
+	s, err := openStream(cctx, o.h, o.info.ID, wire.Open{Kind: wire.KindData, Session: o.session})
 	if err != nil {
-		return nil, err
-	}
-	if err := wire.WriteFrame(s, wire.TOpen, wire.Open{Kind: wire.KindData, Session: o.session}.Append(nil)); err != nil {
-		s.Reset()
 		return nil, err
 	}
 	if o.log.Enabled(ctx, slog.LevelDebug) {

@@ -331,7 +331,6 @@ const (
 	CodeBadRequest   Code = 2 // a malformed or out-of-range request
 	CodeSourceChange Code = 3 // the sender's file changed since it was hashed
 	CodeUnknownSess  Code = 4 // a data stream named a session that does not exist
-	CodeDeclined     Code = 5
 )
 
 var (
@@ -339,7 +338,6 @@ var (
 	ErrBadRequest     = errors.New("bad request")
 	ErrSourceChanged  = errors.New("the sender's file changed since it was hashed")
 	ErrUnknownSession = errors.New("unknown session")
-	ErrRemoteDeclined = errors.New("declined by peer")
 )
 
 var codeErrors = map[Code]error{
@@ -347,7 +345,6 @@ var codeErrors = map[Code]error{
 	CodeBadRequest:   ErrBadRequest,
 	CodeSourceChange: ErrSourceChanged,
 	CodeUnknownSess:  ErrUnknownSession,
-	CodeDeclined:     ErrRemoteDeclined,
 }
 
 // RemoteError is an Error frame received from the peer.
@@ -472,9 +469,6 @@ func (mr *ManifestReader) Read(p []byte) (int, error) {
 	mr.cur = mr.cur[n:]
 	return n, nil
 }
-
-// Rest reports whether unread manifest bytes remain in the current frame.
-func (mr *ManifestReader) Rest() int { return len(mr.cur) }
 
 // End reads up to and returns the first non-Manifest frame after the
 // manifest bytes. It fails if manifest bytes remain unread.
