@@ -112,16 +112,18 @@ const (
 
 // Offer is what a receiver is asked to accept.
 type Offer struct {
-	Root         string   // manifest root, hex
-	TopLevel     []string // top-level names
-	Files        int
-	Dirs         int
-	TotalBytes   int64
-	PresentBytes int64 // already at the destination, identical
-	ResumeBytes  int64 // verified in the resume log
-	Conflicts    []string
-	Peer         string
-	Path         string // "direct" or "relayed"
+	Root          string   // manifest root, hex
+	TopLevel      []string // top-level names (at most 100; TopLevelCount has them all)
+	TopLevelCount int
+	Files         int
+	Dirs          int
+	TotalBytes    int64
+	PresentBytes  int64    // already at the destination, identical
+	ResumeBytes   int64    // verified in the resume log
+	Conflicts     []string // at most 100 (ConflictCount has them all)
+	ConflictCount int
+	Peer          string
+	Path          string // "direct" or "relayed"
 }
 
 // Summary reports a finished (or stopped) transfer.

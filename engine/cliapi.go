@@ -4,10 +4,12 @@ package engine
 // CLI imports only engine and auth.
 
 import (
+	"bufio"
 	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -133,85 +135,112 @@ func Verify(ctx context.Context, dir string, opts VerifyOptions, progress func(b
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("%s: not a directory", dir)
 	}
-	var m *manifest.Manifest
-	var root manifest.Hash
+	tmpDir := tempDirFor(opts.ResumeLogPath)
+	var t *manifest.Table
 	if opts.ManifestFile != "" {
-		if m, root, err = ReadManifestFile(opts.ManifestFile); err != nil {
+		if t, err = ReadManifestFile(opts.ManifestFile, tmpDir); err != nil {
 			return nil, fmt.Errorf("manifest %s: %w", opts.ManifestFile, err)
 		}
 	} else {
-		if m, root, err = manifestFromLog(opts.ResumeLogPath, abs, opts.Root); err != nil {
+		if t, err = manifestFromLog(opts.ResumeLogPath, abs, opts.Root, tmpDir); err != nil {
 			return nil, err
 		}
 	}
-	base, sub := pickBase(abs, m)
+	defer t.Close()
+	root := t.Root()
+	base, sub, err := pickBase(ctx, abs, t)
+	if err != nil {
+		return nil, err
+	}
 	if sub != "" {
-		m = subManifest(m, sub)
+		st, err := subTable(ctx, t, sub, tmpDir)
+		if err != nil {
+			return nil, err
+		}
+		defer st.Close()
+		t = st
 	}
 	if opts.Result != nil {
-		opts.Result(VerifyTarget{Root: root.String(), Dir: base, Files: m.Files(), Bytes: m.TotalSize()})
+		opts.Result(VerifyTarget{Root: root.String(), Dir: base, Files: int(t.Files()), Bytes: t.TotalSize()})
 	}
-	return manifest.VerifyTree(ctx, base, m, progress)
+	return manifest.VerifyTree(ctx, base, t, progress)
 }
+
+// errStop ends a Scan early.
+var errStop = errors.New("stop")
 
 // pickBase decides whether dir holds the manifest's top-level names, or is
 // itself one of them; in that case it returns dir's parent and the name.
-func pickBase(dir string, m *manifest.Manifest) (base, sub string) {
-	tops := topLevel(m)
-	for _, t := range tops {
-		if _, err := os.Lstat(filepath.Join(dir, filepath.FromSlash(t))); err == nil {
-			return dir, ""
-		}
-	}
+func pickBase(ctx context.Context, dir string, t *manifest.Table) (base, sub string, err error) {
 	name := filepath.Base(dir)
-	for _, t := range tops {
-		if t == name {
-			return filepath.Dir(dir), name
+	found, named := false, false
+	err = t.Scan(ctx, func(_ int, e *manifest.Entry) error {
+		if strings.Contains(e.Path, "/") {
+			return nil
 		}
+		if _, err := os.Lstat(filepath.Join(dir, filepath.FromSlash(e.Path))); err == nil {
+			found = true
+			return errStop
+		}
+		named = named || e.Path == name
+		return nil
+	})
+	switch {
+	case err != nil && !errors.Is(err, errStop):
+		return "", "", err
+	case found || !named:
+		return dir, "", nil
 	}
-	return dir, ""
+	return filepath.Dir(dir), name, nil
 }
 
-func topLevel(m *manifest.Manifest) []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, e := range m.Entries {
-		t, _, _ := strings.Cut(e.Path, "/")
-		if !seen[t] {
-			seen[t] = true
-			out = append(out, t)
+// subTable is the manifest of the entries at or under the top-level name
+// sub, streamed through an encoder into a new table.
+func subTable(ctx context.Context, t *manifest.Table, sub, tmpDir string) (*manifest.Table, error) {
+	pr, pw := io.Pipe()
+	go func() {
+		enc := manifest.NewEncoder(pw, t.ChunkSize())
+		err := t.Scan(ctx, func(i int, e *manifest.Entry) error {
+			if e.Path != sub && !strings.HasPrefix(e.Path, sub+"/") {
+				return nil
+			}
+			n := manifest.ChunkCount(e.Size, t.ChunkSize())
+			e.Chunks = e.Chunks[:0]
+			for c := int64(0); c < n; c++ {
+				h, err := t.ChunkHash(i, c)
+				if err != nil {
+					return err
+				}
+				e.Chunks = append(e.Chunks, h)
+			}
+			return enc.Add(e)
+		})
+		if err == nil {
+			err = enc.Close()
 		}
-	}
-	return out
-}
-
-// subManifest keeps the entries at or under the top-level name sub.
-func subManifest(m *manifest.Manifest, sub string) *manifest.Manifest {
-	out := &manifest.Manifest{ChunkSize: m.ChunkSize}
-	for _, e := range m.Entries {
-		if e.Path == sub || strings.HasPrefix(e.Path, sub+"/") {
-			out.Entries = append(out.Entries, e)
-		}
-	}
-	return out
+		pw.CloseWithError(err)
+	}()
+	st, err := manifest.DecodeTable(pr, tmpDir, manifest.Limits{})
+	pr.CloseWithError(io.ErrClosedPipe) // unblocks the encoder on failure
+	return st, err
 }
 
 // manifestFromLog finds the transfer for dir (or root) in the resume log.
-func manifestFromLog(logPath, dir, root string) (*manifest.Manifest, manifest.Hash, error) {
+func manifestFromLog(logPath, dir, root, tmpDir string) (*manifest.Table, error) {
 	if logPath == "" {
-		return nil, manifest.Hash{}, fmt.Errorf("%w: no resume log", ErrNoTransfer)
+		return nil, fmt.Errorf("%w: no resume log", ErrNoTransfer)
 	}
 	if _, err := os.Stat(logPath); errors.Is(err, fs.ErrNotExist) {
-		return nil, manifest.Hash{}, fmt.Errorf("%w: %s does not exist", ErrNoTransfer, logPath)
+		return nil, fmt.Errorf("%w: %s does not exist", ErrNoTransfer, logPath)
 	}
 	l, err := store.OpenResumeLog(logPath)
 	if err != nil {
-		return nil, manifest.Hash{}, err
+		return nil, err
 	}
 	defer l.Close()
 	list, err := l.List()
 	if err != nil {
-		return nil, manifest.Hash{}, err
+		return nil, err
 	}
 	var pick *store.TransferInfo
 	if root != "" {
@@ -219,25 +248,34 @@ func manifestFromLog(logPath, dir, root string) (*manifest.Manifest, manifest.Ha
 		for i := range list {
 			if strings.HasPrefix(list[i].Root.String(), root) {
 				if pick != nil {
-					return nil, manifest.Hash{}, fmt.Errorf("root prefix %q is ambiguous", root)
+					return nil, fmt.Errorf("root prefix %q is ambiguous", root)
 				}
 				pick = &list[i]
 			}
 		}
 		if pick == nil {
-			return nil, manifest.Hash{}, fmt.Errorf("%w: root %s", ErrNoTransfer, root)
+			return nil, fmt.Errorf("%w: root %s", ErrNoTransfer, root)
 		}
 	} else {
 		pick = chooseTransfer(list, dir)
 		if pick == nil {
-			return nil, manifest.Hash{}, fmt.Errorf("%w: none received into %s or its parent (use --manifest or --root)", ErrNoTransfer, dir)
+			return nil, fmt.Errorf("%w: none received into %s or its parent (use --manifest or --root)", ErrNoTransfer, dir)
 		}
 	}
-	m, err := l.Manifest(pick.Root)
+	var t *manifest.Table
+	err = l.ReadManifest(pick.Root, func(r io.Reader) error {
+		var err error
+		t, err = manifest.DecodeTable(bufio.NewReaderSize(r, 64<<10), tmpDir, manifest.Limits{})
+		return err
+	})
 	if err != nil {
-		return nil, manifest.Hash{}, err
+		return nil, fmt.Errorf("stored manifest %s: %w", pick.Root.Short(), err)
 	}
-	return m, pick.Root, nil
+	if t.Root() != pick.Root {
+		t.Close()
+		return nil, fmt.Errorf("stored manifest %s hashes to %s", pick.Root.Short(), t.Root().Short())
+	}
+	return t, nil
 }
 
 // chooseTransfer picks, among transfers whose Dest is dir or dir's parent,

@@ -25,7 +25,8 @@ import (
 //     only then are the files recorded complete.
 //
 // So a chunk in the log is always on disk, and a file recorded complete is
-// always in place. Without a resume log, steps 2 and 3 are skipped.
+// always in place. With a temporary resume log (no resume across processes
+// asked for) nothing is synced.
 const (
 	commitChunks   = 256
 	commitBytes    = 32 << 20
@@ -46,7 +47,7 @@ func newCommitter(r *receiver) *committer { return &committer{r: r, syncFd: -1} 
 func (c *committer) run(fail func(error)) error {
 	r := c.r
 	defer c.close()
-	if r.rlog != nil {
+	if r.durable {
 		d, err := r.dest.Open(".")
 		if err != nil {
 			return c.abort(fail, err)
@@ -54,26 +55,30 @@ func (c *committer) run(fail func(error)) error {
 		defer d.Close()
 		c.syncFd = int(d.Fd())
 	}
-	// Files with nothing left to fetch (empty files, or all chunks logged).
-	var ready []int
-	for i, fsx := range r.plan.files {
-		if fsx.state == fsFetch && fsx.remaining == 0 && !fsx.complete {
-			ready = append(ready, i)
-		}
-	}
-	if err := c.finalize(ready, true); err != nil {
-		return c.abort(fail, err)
-	}
 	t := time.NewTicker(commitInterval)
 	defer t.Stop()
+	ready := r.ready
 	for {
 		select {
+		case i, ok := <-ready:
+			if !ok {
+				ready = nil
+				continue
+			}
+			// Nothing to fetch (an empty file, or every chunk logged).
+			r.files.forget(i)
+			if err := c.finalize([]int{i}, true); err != nil {
+				return c.abort(fail, err)
+			}
 		case ref, ok := <-r.commit:
 			if !ok {
+				if err := c.drainReady(); err != nil {
+					return err
+				}
 				return c.flush()
 			}
 			c.batch = append(c.batch, ref)
-			c.bytes += refLen(r.m, ref)
+			c.bytes += r.refLen(ref)
 			if len(c.batch) >= commitChunks || c.bytes >= commitBytes {
 				if err := c.flush(); err != nil {
 					return c.abort(fail, err)
@@ -87,10 +92,26 @@ func (c *committer) run(fail func(error)) error {
 	}
 }
 
+// drainReady finalizes files the feeder handed over after the last chunk.
+func (c *committer) drainReady() error {
+	if c.r.ready == nil {
+		return nil
+	}
+	for i := range c.r.ready {
+		c.r.files.forget(i)
+		if err := c.finalize([]int{i}, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // abort reports err and drains the channel so the stream readers never block.
 func (c *committer) abort(fail func(error), err error) error {
 	fail(err)
 	for range c.r.commit {
+	}
+	for range c.r.ready {
 	}
 	return err
 }
@@ -110,27 +131,20 @@ func (c *committer) flush() error {
 		return nil
 	}
 	r := c.r
-	if r.rlog != nil {
-		if err := c.sync(); err != nil {
-			return err
-		}
-		refs := make([]store.ChunkRef, len(c.batch))
-		for i, b := range c.batch {
-			refs[i] = store.ChunkRef{Entry: b.Entry, Chunk: b.Chunk}
-		}
-		if err := r.rlog.MarkDone(r.root, refs); err != nil {
-			return err
-		}
+	if err := c.sync(); err != nil {
+		return err
+	}
+	refs := make([]store.ChunkRef, len(c.batch))
+	for i, b := range c.batch {
+		refs[i] = store.ChunkRef{Entry: b.Entry, Chunk: b.Chunk}
+	}
+	if err := r.rlog.MarkDone(r.root, refs); err != nil {
+		return err
 	}
 	var ready []int
 	for _, b := range c.batch {
-		fsx := r.plan.files[int(b.Entry)]
-		if !fsx.have.get(int(b.Chunk)) {
-			fsx.have.set(int(b.Chunk))
-			fsx.remaining--
-			if fsx.remaining == 0 {
-				ready = append(ready, int(b.Entry))
-			}
+		if r.files.committed(int(b.Entry)) {
+			ready = append(ready, int(b.Entry))
 		}
 	}
 	c.batch, c.bytes = c.batch[:0], 0
@@ -159,7 +173,11 @@ func (c *committer) finalize(ready []int, withMeta bool) error {
 		c.stage = st
 	}
 	for _, i := range ready {
-		e := &r.m.Entries[i]
+		ent, err := r.t.Entry(i)
+		if err != nil {
+			return err
+		}
+		e := &ent
 		name := strconv.Itoa(i)
 		if withMeta {
 			f, err := r.stageDir.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
@@ -182,11 +200,7 @@ func (c *committer) finalize(ready []int, withMeta bool) error {
 			}
 			return fmt.Errorf("%w: %s: %v", errWrite, e.Path, err)
 		}
-		r.plan.files[i].complete = true
 		r.filesDone.Add(1)
-	}
-	if r.rlog == nil {
-		return nil
 	}
 	if err := c.sync(); err != nil {
 		return err

@@ -13,7 +13,7 @@
 // layout):
 //
 //	sender.go   serve: read chunk -> compress if it pays (compress.go) -> write frame
-//	receiver.go schedule: queue of missing chunks -> requests bounded by bytes in flight
+//	receiver.go schedule: feeder walks the plan -> queue -> requests bounded by bytes in flight
 //	            -> read frame -> decompress -> verify BLAKE3 -> WriteAt into a staging file
 //	commit.go   syncfs -> resume-log commit -> rename complete files into place
 //	plan.go     what is present, resumable, conflicting; staging; final tree metadata
@@ -30,8 +30,12 @@
 //   - An existing file that differs from the offer is never replaced unless
 //     ReceiveOptions.Overwrite is set, or it is a file this transfer put
 //     there earlier (repair).
-//   - Memory is bounded by the in-flight window (MaxInFlight), one chunk
-//     buffer per stream, and the manifest itself.
+//   - Memory is bounded by the in-flight window (MaxInFlight) and one chunk
+//     buffer per stream, not by the tree: the manifest is a manifest.Table
+//     on disk (a temporary file beside the state files), the plan keeps
+//     one byte per entry, the feeder hands out chunks in manifest order a
+//     file at a time, and the fileTable and committer hold only files in
+//     flight. Offers list at most 100 names (with exact counts).
 //   - Only cmd prints: the engine reports through Events.
 //
 // # Defaults

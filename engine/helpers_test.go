@@ -113,7 +113,8 @@ func rootOf(t testing.TB, paths ...string) manifest.Hash {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return src.Manifest.Root()
+	defer src.Close()
+	return src.Table.Root()
 }
 
 // assertSameTree fails unless every entry under want exists in got with the

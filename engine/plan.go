@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/bits"
 	"os"
 	"path"
 	"strconv"
@@ -12,201 +13,245 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/pcp-p2p/pcp/engine/wire"
 	"github.com/pcp-p2p/pcp/manifest"
 	"github.com/pcp-p2p/pcp/store"
 )
 
-// File states in a plan.
+// Entry states in a plan: one byte per manifest entry is all the receiver
+// keeps per entry (10 MB at manifest.DefaultLimits.MaxEntries). Everything
+// else per file lives in the manifest table on disk, in the resume log, or,
+// while a file is being fetched, in the fileTable.
 const (
-	fsFetch   = iota // chunks to fetch into the staging file
-	fsPresent        // identical file already in place: nothing to do but metadata
-	fsRepair         // a differing file in place that we may replace: move it to staging, fetch the bad chunks
+	stDir      uint8 = iota + 1 // a directory: created at apply, mode and mtime at the end
+	stSymlink                   // created at the end
+	stFresh                     // fetch every chunk into a new staging file
+	stResume                    // fetch the chunks the log lacks into the existing staging file
+	stRepair                    // a differing file in place that may be replaced: moved to staging at apply; its good chunks are logged
+	stPresent                   // identical file in place: mode and mtime only
+	stComplete                  // recorded complete in the log and untouched since
+	stConflict                  // differs and may not be replaced
 )
 
-// fileState is the receiver's view of one file entry.
-type fileState struct {
-	state     uint8
-	have      bitset // chunks durable in the staging file
-	remaining int    // chunks not yet durable
-	complete  bool   // renamed into place (this run or logged)
-}
+// maxListed bounds the names an Offer lists; the counts are exact.
+const maxListed = 100
 
 // plan is what the receiver will do, computed from the manifest, the resume
 // log and what is already at the destination, before any byte moves.
 type plan struct {
-	files     map[int]*fileState // file entries only
-	offer     Offer
-	conflicts []string
-	need      []wire.Ref
+	state []uint8
+	offer Offer
+	// fetch is the number of files that get a staging file (fresh, resumed
+	// or repaired); already the files that need no data.
+	fetch, already int
 }
 
 // stageName is the staging file of entry i, inside the staging directory.
 func (r *receiver) stageName(i int) string { return path.Join(r.stage, strconv.Itoa(i)) }
 
-// makePlan classifies every entry. It reads the destination but changes
-// nothing there.
+// makePlan classifies every entry in one pass over the manifest. It reads
+// the destination but changes nothing there; it records in the resume log
+// the chunks of files under repair that are already right.
 func (r *receiver) makePlan(ctx context.Context) (*plan, error) {
-	m := r.m
-	p := &plan{files: make(map[int]*fileState)}
-	logged := make(map[int]bitset)
-	complete := make(map[int]bool)
-	if r.rlog != nil {
-		err := r.rlog.Done(r.root, func(c store.ChunkRef) error {
-			i := int(c.Entry)
-			if i >= len(m.Entries) || int(c.Chunk) >= len(m.Entries[i].Chunks) {
-				return nil // cannot happen for a log keyed by this root; ignore
-			}
-			b := logged[i]
-			if b == nil {
-				b = newBitset(len(m.Entries[i].Chunks))
-				logged[i] = b
-			}
-			b.set(int(c.Chunk))
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-		if err := r.rlog.CompleteFiles(r.root, func(e uint32) error { complete[int(e)] = true; return nil }); err != nil {
-			return nil, err
+	t := r.t
+	p := &plan{state: make([]uint8, t.Len())}
+	add := func(list *[]string, s string) {
+		if len(*list) < maxListed {
+			*list = append(*list, s)
 		}
 	}
-	for i := range m.Entries {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		e := &m.Entries[i]
+	err := t.Scan(ctx, func(i int, e *manifest.Entry) error {
 		if path.Dir(e.Path) == "." { // paths are validated: relative and clean
-			p.offer.TopLevel = append(p.offer.TopLevel, e.Path)
+			p.offer.TopLevelCount++
+			add(&p.offer.TopLevel, e.Path)
 		}
 		st, err := r.dest.Lstat(e.Path)
 		exists := err == nil
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("checking %s: %w", e.Path, err)
+			return fmt.Errorf("checking %s: %w", e.Path, err)
+		}
+		conflict := func(why string) {
+			p.state[i] = stConflict
+			p.offer.ConflictCount++
+			add(&p.offer.Conflicts, e.Path+" ("+why+")")
 		}
 		switch e.Kind {
 		case manifest.KindDir:
 			p.offer.Dirs++
+			p.state[i] = stDir
 			if exists && !st.IsDir() {
-				p.conflicts = append(p.conflicts, e.Path+" (not a directory)")
+				conflict("not a directory")
 			}
 		case manifest.KindSymlink:
+			p.state[i] = stSymlink
 			if exists {
-				t, err := r.dest.Readlink(e.Path)
-				if st.Mode()&fs.ModeSymlink == 0 || err != nil || t != e.Target {
-					p.conflicts = append(p.conflicts, e.Path+" (differs)")
+				target, err := r.dest.Readlink(e.Path)
+				if st.Mode()&fs.ModeSymlink == 0 || err != nil || target != e.Target {
+					conflict("differs")
 				}
 			}
 		case manifest.KindFile:
 			p.offer.Files++
 			p.offer.TotalBytes += e.Size
-			fsx, err := r.planFile(ctx, i, e, st, exists, logged[i], complete[i])
+			s, err := r.planFile(ctx, i, e, st, exists, &p.offer)
 			if err != nil {
-				return nil, err
+				return err
 			}
-			if fsx == nil {
-				p.conflicts = append(p.conflicts, e.Path+" (differs)")
-				fsx = &fileState{state: fsFetch, have: newBitset(len(e.Chunks))}
+			if s == stConflict {
+				conflict("differs")
+				return nil
 			}
-			p.files[i] = fsx
-			for c := range e.Chunks {
-				if fsx.have.get(c) {
-					n := manifest.ChunkLen(e.Size, m.ChunkSize, int64(c))
-					if fsx.state == fsFetch {
-						p.offer.ResumeBytes += n
-					} else {
-						p.offer.PresentBytes += n
-					}
-				} else {
-					fsx.remaining++
-					p.need = append(p.need, wire.Ref{Entry: uint32(i), Chunk: uint32(c)})
-				}
+			p.state[i] = s
+			switch s {
+			case stPresent, stComplete:
+				p.already++
+			default:
+				p.fetch++
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	p.offer.Conflicts = p.conflicts
 	return p, nil
 }
 
-// planFile decides what to do with one file. A nil state means a conflict:
-// a differing file that Overwrite does not allow us to replace.
-func (r *receiver) planFile(ctx context.Context, i int, e *manifest.Entry, st fs.FileInfo, exists bool, logged bitset, complete bool) (*fileState, error) {
-	n := len(e.Chunks)
+// planFile decides what to do with one file and counts the bytes that need
+// not be fetched.
+func (r *receiver) planFile(ctx context.Context, i int, e *manifest.Entry, st fs.FileInfo, exists bool, o *Offer) (uint8, error) {
+	cs := r.t.ChunkSize()
 	if !exists {
-		fsx := &fileState{state: fsFetch, have: newBitset(n)}
-		if logged != nil {
-			if _, err := r.dest.Lstat(r.stageName(i)); err == nil {
-				fsx.have = logged
-				if r.opts.Reverify {
-					if err := r.reverify(ctx, i, e, fsx); err != nil {
-						return nil, err
-					}
-				}
+		if _, err := r.dest.Lstat(r.stageName(i)); err != nil {
+			return stFresh, nil
+		}
+		done, err := r.rlog.DoneChunks(r.root, uint32(i))
+		if err != nil {
+			return 0, err
+		}
+		if done == nil {
+			return stFresh, nil
+		}
+		if r.opts.Reverify {
+			if done, err = r.reverify(ctx, i, e, done); err != nil {
+				return 0, err
 			}
 		}
-		return fsx, nil
+		o.ResumeBytes += doneBytes(done, e.Size, cs)
+		return stResume, nil
 	}
 	if !st.Mode().IsRegular() {
 		if st.Mode()&fs.ModeSymlink != 0 && r.opts.Overwrite {
-			return &fileState{state: fsFetch, have: newBitset(n)}, nil // the link is replaced by the rename
+			return stFresh, nil // the link is replaced by the rename
 		}
-		return nil, nil
+		return stConflict, nil
+	}
+	complete, err := r.rlog.IsComplete(r.root, uint32(i))
+	if err != nil {
+		return 0, err
 	}
 	// A file we finished earlier and nobody touched since: trust the log.
 	if complete && !r.opts.Reverify && st.Size() == e.Size && st.ModTime().UnixNano() == e.MTime {
-		return &fileState{state: fsPresent, have: fullBitset(n), complete: true}, nil
+		o.PresentBytes += e.Size
+		return stComplete, nil
 	}
 	f, err := r.dest.Open(e.Path)
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", e.Path, err)
+		return 0, fmt.Errorf("reading %s: %w", e.Path, err)
 	}
-	bad, err := manifest.CompareFile(ctx, f, st.Size(), e, r.m.ChunkSize)
+	bad, err := r.t.CompareFile(ctx, i, f, st.Size())
 	f.Close()
 	if err != nil {
-		return nil, fmt.Errorf("comparing %s: %w", e.Path, err)
-	}
-	have := fullBitset(n)
-	for _, c := range bad {
-		have.clear(int(c))
+		return 0, fmt.Errorf("comparing %s: %w", e.Path, err)
 	}
 	if len(bad) == 0 && st.Size() == e.Size {
-		return &fileState{state: fsPresent, have: have}, nil
+		o.PresentBytes += e.Size
+		return stPresent, nil
 	}
-	if complete || r.opts.Overwrite {
-		return &fileState{state: fsRepair, have: have}, nil
+	if !complete && !r.opts.Overwrite {
+		return stConflict, nil
 	}
-	return nil, nil
+	// Repair: log the chunks that are right, so that only the others are
+	// fetched once the file is moved into staging. Should the process stop
+	// before that move, the log's entries are ignored: a logged chunk
+	// counts only while its staging file exists.
+	n := manifest.ChunkCount(e.Size, cs)
+	var refs []store.ChunkRef
+	for c, k := int64(0), 0; c < n; c++ {
+		if k < len(bad) && bad[k] == c {
+			k++
+			continue
+		}
+		o.PresentBytes += manifest.ChunkLen(e.Size, cs, c)
+		refs = append(refs, store.ChunkRef{Entry: uint32(i), Chunk: uint32(c)})
+		if len(refs) == markBatch {
+			if err := r.rlog.MarkDone(r.root, refs); err != nil {
+				return 0, err
+			}
+			refs = refs[:0]
+		}
+	}
+	if err := r.rlog.MarkDone(r.root, refs); err != nil {
+		return 0, err
+	}
+	return stRepair, nil
+}
+
+// markBatch bounds the refs handed to the resume log in one call.
+const markBatch = 4096
+
+// doneBytes is the number of bytes of the chunks set in done.
+func doneBytes(done []uint64, size int64, cs uint32) int64 {
+	n := manifest.ChunkCount(size, cs)
+	var b int64
+	for w, word := range done {
+		first := int64(w) * 64
+		if first >= n {
+			break
+		}
+		if rest := n - first; rest < 64 {
+			word &= 1<<rest - 1
+		}
+		b += int64(bits.OnesCount64(word)) * int64(cs)
+	}
+	// Every chunk but the last is full.
+	if last := n - 1; b > 0 && isSet(done, last) {
+		b -= int64(cs) - manifest.ChunkLen(size, cs, last)
+	}
+	return b
+}
+
+func isSet(b []uint64, c int64) bool {
+	w := c / 64
+	return w < int64(len(b)) && b[w]&(1<<(c%64)) != 0
 }
 
 // reverify re-hashes the chunks the log says are in the staging file and
-// forgets those that do not match.
-func (r *receiver) reverify(ctx context.Context, i int, e *manifest.Entry, fsx *fileState) error {
+// forgets those that do not match. It returns the remaining done set.
+func (r *receiver) reverify(ctx context.Context, i int, e *manifest.Entry, done []uint64) ([]uint64, error) {
 	f, err := r.dest.Open(r.stageName(i))
 	if err != nil {
-		fsx.have = newBitset(len(e.Chunks))
-		return nil
+		return nil, nil
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	bad, err := manifest.CompareFile(ctx, f, st.Size(), e, r.m.ChunkSize)
+	bad, err := r.t.CompareFile(ctx, i, f, st.Size())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var forget []store.ChunkRef
 	for _, c := range bad {
-		if fsx.have.get(int(c)) {
-			fsx.have.clear(int(c))
+		if isSet(done, c) {
+			done[c/64] &^= 1 << (c % 64)
 			forget = append(forget, store.ChunkRef{Entry: uint32(i), Chunk: uint32(c)})
 		}
 	}
-	if len(forget) > 0 && r.rlog != nil {
-		return r.rlog.Forget(r.root, forget)
+	if len(forget) > 0 {
+		return done, r.rlog.Forget(r.root, forget)
 	}
-	return nil
+	return done, nil
 }
 
 // apply prepares the destination for the plan: the staging directory, the
@@ -220,59 +265,80 @@ func (r *receiver) apply(p *plan) error {
 		return fmt.Errorf("opening staging directory: %w", err)
 	}
 	r.stageDir = sd
-	for i := range r.m.Entries {
-		e := &r.m.Entries[i]
-		if e.Kind == manifest.KindDir {
+	for i, s := range p.state {
+		if s != stDir && s != stRepair {
+			continue
+		}
+		e, err := r.t.Entry(i)
+		if err != nil {
+			return err
+		}
+		if s == stDir {
 			if err := r.dest.MkdirAll(e.Path, 0o700); err != nil {
 				return fmt.Errorf("creating %s: %w", e.Path, err)
 			}
-		}
-	}
-	for i, fsx := range p.files {
-		if fsx.state != fsRepair {
 			continue
 		}
-		e := &r.m.Entries[i]
 		if err := r.dest.Rename(e.Path, r.stageName(i)); err != nil {
 			return fmt.Errorf("moving %s aside for repair: %w", e.Path, err)
 		}
-		if r.rlog != nil {
-			var refs []store.ChunkRef
-			for c := range e.Chunks {
-				if fsx.have.get(c) {
-					refs = append(refs, store.ChunkRef{Entry: uint32(i), Chunk: uint32(c)})
-				}
-			}
-			if err := r.rlog.MarkDone(r.root, refs); err != nil {
-				return err
-			}
-		}
-		fsx.state = fsFetch
-		fsx.complete = false
+		p.state[i] = stResume
 	}
 	return nil
 }
 
-// finishTree creates symlinks and applies directory modes and times, deepest
-// first, once every file is in place.
-func (r *receiver) finishTree() error {
-	for i := range r.m.Entries {
-		e := &r.m.Entries[i]
-		if e.Kind != manifest.KindSymlink {
+// finishPresent applies mode and mtime to files that were already present
+// but not recorded complete, and records them complete.
+func (r *receiver) finishPresent() error {
+	var ids []uint32
+	for i, s := range r.plan.state {
+		if s != stPresent {
 			continue
 		}
-		if t, err := r.dest.Readlink(e.Path); err != nil || t != e.Target {
-			if err := r.dest.Symlink(e.Target, e.Path); err != nil {
-				return fmt.Errorf("creating symlink %s: %w", e.Path, err)
-			}
+		e, err := r.t.Entry(i)
+		if err != nil {
+			return err
 		}
-		if err := r.lchtimes(e.Path, e.MTime); err != nil {
-			return fmt.Errorf("setting mtime of symlink %s: %w", e.Path, err)
+		if err := r.dest.Chmod(e.Path, os.FileMode(e.Mode)); err != nil {
+			return err
+		}
+		t := time.Unix(0, e.MTime)
+		if err := r.dest.Chtimes(e.Path, t, t); err != nil {
+			return err
+		}
+		if ids = append(ids, uint32(i)); len(ids) == markBatch {
+			if err := r.rlog.MarkFileComplete(r.root, ids); err != nil {
+				return err
+			}
+			ids = ids[:0]
 		}
 	}
-	for i := len(r.m.Entries) - 1; i >= 0; i-- {
-		e := &r.m.Entries[i]
-		if e.Kind != manifest.KindDir {
+	return r.rlog.MarkFileComplete(r.root, ids)
+}
+
+// finishTree creates symlinks and applies directory modes and times, once
+// every file is in place. Entries are visited last to first: in the
+// manifest's component order a directory's subtree follows it, so every
+// directory is finished after everything inside it.
+func (r *receiver) finishTree() error {
+	for i := len(r.plan.state) - 1; i >= 0; i-- {
+		s := r.plan.state[i]
+		if s != stDir && s != stSymlink {
+			continue
+		}
+		e, err := r.t.Entry(i)
+		if err != nil {
+			return err
+		}
+		if s == stSymlink {
+			if target, err := r.dest.Readlink(e.Path); err != nil || target != e.Target {
+				if err := r.dest.Symlink(e.Target, e.Path); err != nil {
+					return fmt.Errorf("creating symlink %s: %w", e.Path, err)
+				}
+			}
+			if err := r.lchtimes(e.Path, e.MTime); err != nil {
+				return fmt.Errorf("setting mtime of symlink %s: %w", e.Path, err)
+			}
 			continue
 		}
 		if err := r.dest.Chmod(e.Path, os.FileMode(e.Mode)); err != nil {
@@ -300,20 +366,3 @@ func (r *receiver) lchtimes(name string, mtime int64) error {
 	ts := unix.NsecToTimespec(mtime)
 	return unix.UtimesNanoAt(int(d.Fd()), path.Base(name), []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW)
 }
-
-// bitset is a fixed-size set of chunk indexes.
-type bitset []uint64
-
-func newBitset(n int) bitset { return make(bitset, (n+63)/64) }
-
-func fullBitset(n int) bitset {
-	b := newBitset(n)
-	for i := 0; i < n; i++ {
-		b.set(i)
-	}
-	return b
-}
-
-func (b bitset) get(i int) bool { return b[i/64]&(1<<(i%64)) != 0 }
-func (b bitset) set(i int)      { b[i/64] |= 1 << (i % 64) }
-func (b bitset) clear(i int)    { b[i/64] &^= 1 << (i % 64) }

@@ -53,20 +53,25 @@ const (
 type receiver struct {
 	opts  ReceiveOptions
 	log   *slog.Logger
-	m     *manifest.Manifest
+	t     *manifest.Table
+	cs    uint32 // t.ChunkSize()
 	root  manifest.Hash
 	dest  *os.Root
 	stage string
 	// stageDir is the staging directory, opened once: staging files are
 	// single decimal names in it, so opening one is one openat(2).
 	stageDir *os.Root
-	rlog     *store.ResumeLog // nil: no resume across processes
+	rlog     *store.ResumeLog
+	// durable is false when rlog is a temporary log (no resume across
+	// processes asked for): then nothing needs syncing.
+	durable bool
 
 	plan   *plan
 	q      *queue
 	window *semaphore.Weighted
 	files  *fileTable
 	commit chan wire.Ref
+	ready  chan int // files with nothing left to fetch, from the feeder to the committer
 
 	stall time.Duration // a read waiting this long for a chunk fails the stream
 
@@ -85,17 +90,20 @@ type receiver struct {
 	current    atomic.Pointer[string]
 }
 
-func newReceiver(opts ReceiveOptions, m *manifest.Manifest, root manifest.Hash, dest *os.Root, rlog *store.ResumeLog, log *slog.Logger) *receiver {
+func newReceiver(opts ReceiveOptions, t *manifest.Table, dest *os.Root, rlog *store.ResumeLog, durable bool, log *slog.Logger) *receiver {
+	root := t.Root()
 	return &receiver{
-		opts:  opts,
-		log:   log,
-		m:     m,
-		root:  root,
-		dest:  dest,
-		stage: ".pcp-partial-" + root.String()[:16],
-		rlog:  rlog,
-		bad:   make(map[wire.Ref]int),
-		stall: cmp.Or(opts.stall, stallTimeout),
+		opts:    opts,
+		log:     log,
+		t:       t,
+		cs:      t.ChunkSize(),
+		durable: durable,
+		root:    root,
+		dest:    dest,
+		stage:   ".pcp-partial-" + root.String()[:16],
+		rlog:    rlog,
+		bad:     make(map[wire.Ref]int),
+		stall:   cmp.Or(opts.stall, stallTimeout),
 	}
 }
 
@@ -105,14 +113,16 @@ func (r *receiver) run(ctx context.Context, op streamOpener) error {
 	p := r.plan
 	streams := r.opts.Streams
 	win := r.opts.MaxInFlight
-	if min := 2 * int64(r.m.ChunkSize); win < min {
+	if min := 2 * int64(r.cs); win < min {
 		win = min
 	}
 	r.window = semaphore.NewWeighted(win)
 	r.lastChunk.Store(time.Now().UnixNano())
-	r.q = newQueue(p.need)
+	feed := make(chan wire.Ref, feedAhead)
+	r.q = newQueue(feed)
 	r.files = newFileTable(r)
 	r.commit = make(chan wire.Ref, 1024)
+	r.ready = make(chan int, 1024)
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -121,15 +131,17 @@ func (r *receiver) run(ctx context.Context, op streamOpener) error {
 	go func() { cmDone <- cm.run(cancel) }()
 
 	batchBytes := win / int64(2*streams)
-	if batchBytes < int64(r.m.ChunkSize) {
-		batchBytes = int64(r.m.ChunkSize)
+	if batchBytes < int64(r.cs) {
+		batchBytes = int64(r.cs)
 	}
 	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return r.feed(gctx, feed) })
 	for i := 0; i < streams; i++ {
 		g.Go(func() error { return r.streamWorker(gctx, op, batchBytes) })
 	}
 	werr := g.Wait()
 	close(r.commit)
+	close(r.ready)
 	cerr := <-cmDone
 	r.files.closeAll()
 	if cerr != nil {
@@ -138,10 +150,8 @@ func (r *receiver) run(ctx context.Context, op streamOpener) error {
 	if werr != nil {
 		return werr
 	}
-	for i, fsx := range p.files {
-		if !fsx.complete && fsx.state != fsPresent {
-			return fmt.Errorf("internal error: %s incomplete after the transfer (%d chunks missing)", r.m.Entries[i].Path, fsx.remaining)
-		}
+	if n := int(r.filesDone.Load()); n != p.fetch {
+		return fmt.Errorf("internal error: %d of %d files in place after the transfer", n, p.fetch)
 	}
 	if err := r.finishPresent(); err != nil {
 		return err
@@ -149,8 +159,58 @@ func (r *receiver) run(ctx context.Context, op streamOpener) error {
 	if err := r.finishTree(); err != nil {
 		return err
 	}
-	if r.rlog != nil {
-		return r.rlog.Finish(r.root)
+	return r.rlog.Finish(r.root)
+}
+
+// feedAhead is how many chunk refs the feeder prepares ahead of the streams.
+const feedAhead = 1024
+
+// feed walks the plan in manifest order and hands every chunk to fetch to
+// the queue, registering each file with the fileTable first. Files with
+// nothing to fetch go straight to the committer. Only the file being fed
+// is held in memory (its done set, one bit per chunk).
+func (r *receiver) feed(ctx context.Context, out chan<- wire.Ref) error {
+	defer close(out)
+	for i, s := range r.plan.state {
+		if s != stFresh && s != stResume {
+			continue
+		}
+		e, err := r.t.Entry(i)
+		if err != nil {
+			return err
+		}
+		n := manifest.ChunkCount(e.Size, r.cs)
+		var done []uint64
+		if s == stResume {
+			if done, err = r.rlog.DoneChunks(r.root, uint32(i)); err != nil {
+				return err
+			}
+		}
+		need := n
+		for c := int64(0); c < n; c++ {
+			if isSet(done, c) {
+				need--
+			}
+		}
+		r.files.expect(i, need)
+		if need == 0 {
+			select {
+			case r.ready <- i:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			continue
+		}
+		for c := int64(0); c < n; c++ {
+			if isSet(done, c) {
+				continue
+			}
+			select {
+			case out <- wire.Ref{Entry: uint32(i), Chunk: uint32(c)}:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
 	}
 	return nil
 }
@@ -161,34 +221,6 @@ func (r *receiver) closeStage() {
 		r.stageDir.Close()
 		r.stageDir = nil
 	}
-}
-
-// finishPresent applies mode and mtime to files that were already present
-// but not recorded complete.
-func (r *receiver) finishPresent() error {
-	for i, fsx := range r.plan.files {
-		if fsx.state != fsPresent || fsx.complete {
-			continue
-		}
-		e := &r.m.Entries[i]
-		if err := r.dest.Chmod(e.Path, os.FileMode(e.Mode)); err != nil {
-			return err
-		}
-		t := time.Unix(0, e.MTime)
-		if err := r.dest.Chtimes(e.Path, t, t); err != nil {
-			return err
-		}
-	}
-	if r.rlog == nil {
-		return nil
-	}
-	var ids []uint32
-	for i, fsx := range r.plan.files {
-		if fsx.state == fsPresent && !fsx.complete {
-			ids = append(ids, uint32(i))
-		}
-	}
-	return r.rlog.MarkFileComplete(r.root, ids)
 }
 
 // streamWorker keeps one data stream busy until the queue is drained,
@@ -260,7 +292,7 @@ func (r *receiver) runStream(ctx context.Context, s io.ReadWriteCloser, batchByt
 		defer close(sendDone)
 		buf := make([]byte, 0, 2+8*batchRefs)
 		for {
-			batch, bytes := r.q.take(gctx, batchRefs, batchBytes, r.m)
+			batch, bytes := r.q.take(gctx, batchRefs, batchBytes, r.refLen)
 			if batch == nil {
 				return gctx.Err() // nil when the queue is drained
 			}
@@ -307,13 +339,13 @@ func (r *receiver) runStream(ctx context.Context, s io.ReadWriteCloser, batchByt
 	g.Go(func() error { // reader
 		defer close(readerDone)
 		dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1),
-			zstd.WithDecoderMaxMemory(uint64(r.m.ChunkSize)*2), zstd.WithDecoderMaxWindow(uint64(r.m.ChunkSize)*2))
+			zstd.WithDecoderMaxMemory(uint64(r.cs)*2), zstd.WithDecoderMaxWindow(uint64(r.cs)*2))
 		if err != nil {
 			return err
 		}
 		defer dec.Close()
 		fr := wire.NewAlignedReader(s, directAlign, wire.ChunkDataOffset)
-		raw := alignedBuf(int(r.m.ChunkSize))[:0]
+		raw := alignedBuf(int(r.cs))[:0]
 		dl, _ := s.(interface{ SetReadDeadline(time.Time) error })
 		for {
 			mu.Lock()
@@ -353,7 +385,7 @@ func (r *receiver) runStream(ctx context.Context, s io.ReadWriteCloser, batchByt
 			mu.Unlock()
 			r.wire.Add(int64(len(data)))
 			ok, err := r.accept(h, data, &raw, dec)
-			r.window.Release(refLen(r.m, want))
+			r.window.Release(r.refLen(want))
 			if err != nil {
 				return err
 			}
@@ -376,7 +408,7 @@ func (r *receiver) runStream(ctx context.Context, s io.ReadWriteCloser, batchByt
 	if len(left) > 0 {
 		var bytes int64
 		for _, ref := range left {
-			bytes += refLen(r.m, ref)
+			bytes += r.refLen(ref)
 		}
 		r.window.Release(bytes)
 		r.q.requeue(left)
@@ -387,9 +419,15 @@ func (r *receiver) runStream(ctx context.Context, s io.ReadWriteCloser, batchByt
 	return err
 }
 
-// refLen is the length in bytes of the chunk ref names.
-func refLen(m *manifest.Manifest, ref wire.Ref) int64 {
-	return manifest.ChunkLen(m.Entries[ref.Entry].Size, m.ChunkSize, int64(ref.Chunk))
+// refLen is the length in bytes of the chunk ref names. The refs come from
+// this receiver's own plan, so the entry exists; a table read error (the
+// temporary file failing) counts a full chunk and surfaces at accept.
+func (r *receiver) refLen(ref wire.Ref) int64 {
+	e, err := r.t.Entry(int(ref.Entry))
+	if err != nil {
+		return int64(r.cs)
+	}
+	return manifest.ChunkLen(e.Size, r.cs, int64(ref.Chunk))
 }
 
 // abort resets s if it can be reset, and closes it otherwise.
@@ -404,9 +442,12 @@ func abort(s io.ReadWriteCloser) {
 // accept decompresses, verifies and writes one chunk. ok is false when the
 // chunk failed verification and must be fetched again.
 func (r *receiver) accept(h wire.ChunkHeader, data []byte, raw *[]byte, dec *zstd.Decoder) (ok bool, err error) {
-	e := &r.m.Entries[h.Entry]
-	off := int64(h.Chunk) * int64(r.m.ChunkSize)
-	n := manifest.ChunkLen(e.Size, r.m.ChunkSize, int64(h.Chunk))
+	e, err := r.t.Entry(int(h.Entry))
+	if err != nil {
+		return false, err
+	}
+	off := int64(h.Chunk) * int64(r.cs)
+	n := manifest.ChunkLen(e.Size, r.cs, int64(h.Chunk))
 	if int64(h.RawLen) != n {
 		return false, fmt.Errorf("%w: chunk %v claims %d bytes, manifest says %d", ErrPeerMisbehaving, h.Ref, h.RawLen, n)
 	}
@@ -414,15 +455,19 @@ func (r *receiver) accept(h wire.ChunkHeader, data []byte, raw *[]byte, dec *zst
 	if h.Enc == wire.EncZstd {
 		out, derr := dec.DecodeAll(data, (*raw)[:0])
 		if derr != nil || int64(len(out)) != n {
-			return r.badChunk(h.Ref)
+			return r.badChunk(h.Ref, e.Path)
 		}
 		*raw = out[:0]
 		b = out
 	}
-	if manifest.HashChunk(b) != e.Chunks[h.Chunk] {
-		return r.badChunk(h.Ref)
+	want, err := r.t.ChunkHash(int(h.Entry), int64(h.Chunk))
+	if err != nil {
+		return false, err
 	}
-	f, err := r.files.get(int(h.Entry))
+	if manifest.HashChunk(b) != want {
+		return r.badChunk(h.Ref, e.Path)
+	}
+	f, err := r.files.get(int(h.Entry), e.Path, e.Size)
 	if err != nil {
 		return false, err
 	}
@@ -441,13 +486,12 @@ func (r *receiver) accept(h wire.ChunkHeader, data []byte, raw *[]byte, dec *zst
 
 // badChunk counts a chunk that failed verification; it decides between
 // fetching it again and giving up on the peer.
-func (r *receiver) badChunk(ref wire.Ref) (bool, error) {
+func (r *receiver) badChunk(ref wire.Ref, path string) (bool, error) {
 	r.badMu.Lock()
 	defer r.badMu.Unlock()
 	r.bad[ref]++
 	r.nbad++
 	r.refetched.Add(1)
-	path := r.m.Entries[ref.Entry].Path
 	r.log.Warn("chunk failed verification", "path", path, "chunk", ref.Chunk)
 	if r.bad[ref] >= maxBadPerChunk || r.nbad >= maxBadTotal {
 		return false, fmt.Errorf("%w: %d chunks failed verification (last: %s chunk %d)", ErrPeerMisbehaving, r.nbad, path, ref.Chunk)
@@ -455,18 +499,19 @@ func (r *receiver) badChunk(ref wire.Ref) (bool, error) {
 	return false, nil
 }
 
-// queue hands out chunk refs to stream workers. Requeued refs go first.
+// queue hands out chunk refs to stream workers: refs that came back first,
+// then the feeder's, in manifest order.
 type queue struct {
 	mu          sync.Mutex
-	refs        []wire.Ref
-	next        int
-	retry       []wire.Ref
-	outstanding int // taken and not yet done
+	feed        <-chan wire.Ref
+	fed         bool       // feed is closed and drained
+	retry       []wire.Ref // requeued, and a fed ref that did not fit a batch
+	outstanding int        // taken and not yet done
 	changed     chan struct{}
 }
 
-func newQueue(refs []wire.Ref) *queue {
-	return &queue{refs: refs, changed: make(chan struct{})}
+func newQueue(feed <-chan wire.Ref) *queue {
+	return &queue{feed: feed, changed: make(chan struct{})}
 }
 
 func (q *queue) signal() {
@@ -474,48 +519,77 @@ func (q *queue) signal() {
 	q.changed = make(chan struct{})
 }
 
+// next returns the next ref without waiting: a retry, else one from the
+// feed. q.mu must be held.
+func (q *queue) next() (wire.Ref, bool) {
+	if len(q.retry) > 0 {
+		ref := q.retry[0]
+		q.retry = q.retry[1:]
+		return ref, true
+	}
+	if q.fed {
+		return wire.Ref{}, false
+	}
+	select {
+	case ref, ok := <-q.feed:
+		if !ok {
+			q.fed = true
+			q.signal()
+			return wire.Ref{}, false
+		}
+		return ref, true
+	default:
+		return wire.Ref{}, false
+	}
+}
+
 // take returns up to maxRefs refs of at most maxBytes in all (at least one),
-// and their byte total. It waits while other streams hold refs that may come
-// back; it returns nil once every ref is done, or when ctx ends.
-func (q *queue) take(ctx context.Context, maxRefs int, maxBytes int64, m *manifest.Manifest) ([]wire.Ref, int64) {
+// and their byte total. It waits while the feeder is working or other
+// streams hold refs that may come back; it returns nil once every ref is
+// done, or when ctx ends.
+func (q *queue) take(ctx context.Context, maxRefs int, maxBytes int64, size func(wire.Ref) int64) ([]wire.Ref, int64) {
 	for {
 		q.mu.Lock()
-		if len(q.retry) > 0 || q.next < len(q.refs) {
-			var out []wire.Ref
-			var bytes int64
-			for len(out) < maxRefs {
-				var ref wire.Ref
-				if len(q.retry) > 0 {
-					ref = q.retry[0]
-				} else if q.next < len(q.refs) {
-					ref = q.refs[q.next]
-				} else {
-					break
-				}
-				n := refLen(m, ref)
-				if len(out) > 0 && bytes+n > maxBytes {
-					break
-				}
-				if len(q.retry) > 0 {
-					q.retry = q.retry[1:]
-				} else {
-					q.next++
-				}
-				out = append(out, ref)
-				bytes += n
+		var out []wire.Ref
+		var bytes int64
+		for len(out) < maxRefs {
+			ref, ok := q.next()
+			if !ok {
+				break
 			}
+			n := size(ref)
+			if len(out) > 0 && bytes+n > maxBytes {
+				q.retry = append([]wire.Ref{ref}, q.retry...)
+				break
+			}
+			out = append(out, ref)
+			bytes += n
+		}
+		if len(out) > 0 {
 			q.outstanding += len(out)
 			q.mu.Unlock()
 			return out, bytes
 		}
-		if q.outstanding == 0 {
+		if q.fed && q.outstanding == 0 {
 			q.mu.Unlock()
 			return nil, 0
 		}
-		ch := q.changed
+		ch, feed := q.changed, q.feed
+		if q.fed {
+			feed = nil
+		}
 		q.mu.Unlock()
 		select {
 		case <-ch:
+		case ref, ok := <-feed:
+			q.mu.Lock()
+			if ok {
+				q.retry = append(q.retry, ref)
+			} else {
+				q.fed = true
+				q.signal()
+			}
+			q.mu.Unlock()
 		case <-ctx.Done():
 			return nil, 0
 		}
@@ -533,72 +607,118 @@ func (q *queue) requeue(refs []wire.Ref) {
 func (q *queue) done(n int) {
 	q.mu.Lock()
 	q.outstanding -= n
-	if q.outstanding == 0 && len(q.retry) == 0 && q.next == len(q.refs) {
+	if q.outstanding == 0 {
 		q.signal()
 	}
 	q.mu.Unlock()
 }
 
+// finished reports whether every ref has been fed and done. A feed that is
+// closed but not yet seen closed reads as not finished; the next take
+// notices.
 func (q *queue) finished() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.outstanding == 0 && len(q.retry) == 0 && q.next == len(q.refs)
+	return q.fed && q.outstanding == 0 && len(q.retry) == 0
 }
 
-// fileTable keeps staging files open while chunks are written into them.
+// fileTable tracks the files being fetched: registered by the feeder before
+// their first chunk is handed out, dropped once renamed into place. It
+// holds only files in flight, never one record per manifest entry.
 type fileTable struct {
 	r    *receiver
 	mu   sync.Mutex
-	open map[int]*stagedFile
-	left map[int]int // chunks still to write this run
+	open map[int]*openFile
+}
+
+type openFile struct {
+	sf        *stagedFile // nil until the first write, and after the last
+	writeLeft int64       // chunks still to write this run
+	syncLeft  int64       // chunks still to become durable (committed)
 }
 
 func newFileTable(r *receiver) *fileTable {
-	t := &fileTable{r: r, open: make(map[int]*stagedFile), left: make(map[int]int)}
-	for _, ref := range r.plan.need {
-		t.left[int(ref.Entry)]++
-	}
-	return t
+	return &fileTable{r: r, open: make(map[int]*openFile)}
 }
 
-func (t *fileTable) get(i int) (*stagedFile, error) {
+// expect registers file i with n chunks to fetch.
+func (t *fileTable) expect(i int, n int64) {
 	t.mu.Lock()
-	sf := t.open[i]
+	t.open[i] = &openFile{writeLeft: n, syncLeft: n}
 	t.mu.Unlock()
+}
+
+// committed records one chunk of file i as durable and reports whether it
+// was the file's last.
+func (t *fileTable) committed(i int) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	of := t.open[i]
+	if of == nil {
+		return false
+	}
+	of.syncLeft--
+	if of.syncLeft > 0 {
+		return false
+	}
+	if of.sf != nil { // cannot happen: the last write closes it
+		of.sf.close()
+	}
+	delete(t.open, i)
+	return true
+}
+
+// forget drops file i (nothing to fetch: finalized directly).
+func (t *fileTable) forget(i int) {
+	t.mu.Lock()
+	delete(t.open, i)
+	t.mu.Unlock()
+}
+
+func (t *fileTable) get(i int, name string, size int64) (*stagedFile, error) {
+	t.mu.Lock()
+	of := t.open[i]
+	var sf *stagedFile
+	if of != nil {
+		sf = of.sf
+	}
+	t.mu.Unlock()
+	if of == nil {
+		return nil, fmt.Errorf("internal error: chunk of %s, which is not being fetched", name)
+	}
 	if sf != nil {
 		return sf, nil
 	}
 	// Open outside the lock: creating files is the receiver's costliest
 	// system call with many small files, and streams work on different files.
-	e := &t.r.m.Entries[i]
-	name := strconv.Itoa(i)
-	f, err := t.r.stageDir.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
+	stage := strconv.Itoa(i)
+	f, err := t.r.stageDir.OpenFile(stage, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", errWrite, e.Path, err)
+		return nil, fmt.Errorf("%w: %s: %v", errWrite, name, err)
 	}
 	// A file moved aside for repair may be longer than the offer; chunks
 	// written past the end extend a shorter one.
-	if st, err := f.Stat(); err == nil && st.Size() > e.Size {
-		if err := f.Truncate(e.Size); err != nil {
+	if st, err := f.Stat(); err == nil && st.Size() > size {
+		if err := f.Truncate(size); err != nil {
 			f.Close()
-			return nil, fmt.Errorf("%w: %s: %v", errWrite, e.Path, err)
+			return nil, fmt.Errorf("%w: %s: %v", errWrite, name, err)
 		}
 	}
 	sf = &stagedFile{File: f}
-	if e.Size >= directAlign {
+	if size >= directAlign {
 		// Full chunks go around the page cache (see stagedFile). A file
 		// system without O_DIRECT (tmpfs) refuses the open: fine.
-		if d, err := t.r.stageDir.OpenFile(name, os.O_WRONLY|syscall.O_DIRECT, 0); err == nil {
+		if d, err := t.r.stageDir.OpenFile(stage, os.O_WRONLY|syscall.O_DIRECT, 0); err == nil {
 			sf.direct = d
 		}
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if g := t.open[i]; g != nil { // another stream opened it meanwhile
+	if of.sf != nil { // another stream opened it meanwhile
 		sf.close()
-		return g, nil
+		return of.sf, nil
 	}
-	t.open[i] = sf
+	of.sf = sf
 	return sf, nil
 }
 
@@ -652,17 +772,20 @@ func alignedBuf(n int) []byte {
 func (t *fileTable) wrote(i int) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.left[i]--
-	if t.left[i] > 0 {
+	of := t.open[i]
+	if of == nil {
 		return nil
 	}
-	sf := t.open[i]
-	if sf == nil {
+	of.writeLeft--
+	if of.writeLeft > 0 || of.sf == nil {
 		return nil
 	}
-	delete(t.open, i)
-	e := &t.r.m.Entries[i]
-	err := setMeta(sf.File, e)
+	sf := of.sf
+	of.sf = nil
+	e, err := t.r.t.Entry(i)
+	if err == nil {
+		err = setMeta(sf.File, &e)
+	}
 	if cerr := sf.close(); err == nil {
 		err = cerr
 	}
@@ -689,8 +812,10 @@ func setMeta(f *os.File, e *manifest.Entry) error {
 func (t *fileTable) closeAll() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for i, sf := range t.open {
-		sf.close()
+	for i, of := range t.open {
+		if of.sf != nil {
+			of.sf.close()
+		}
 		delete(t.open, i)
 	}
 }

@@ -75,7 +75,7 @@ func newServer(pass auth.Passphrase, local peer.ID, maxFailures int, events func
 // setSource publishes the manifest; streams waiting for it proceed.
 func (s *server) setSource(src *manifest.Source) {
 	s.src = src
-	s.root = src.Manifest.Root()
+	s.root = src.Table.Root()
 	close(s.ready)
 }
 
@@ -150,7 +150,7 @@ func (s *server) serveControl(ctx context.Context, rw io.ReadWriter, fr *wire.Re
 		return ctx.Err()
 	}
 	mw := wire.NewManifestWriter(rw)
-	if err := manifest.Encode(mw, s.src.Manifest); err != nil {
+	if _, err := io.Copy(mw, s.src.Table.Encoding()); err != nil {
 		return err
 	}
 	if err := mw.Flush(); err != nil {
@@ -247,7 +247,8 @@ func (s *server) serveData(ctx context.Context, rw io.ReadWriter, fr *wire.Reade
 // the file it last read open, since requests come in file order.
 type chunkServer struct {
 	s     *server
-	m     *manifest.Manifest
+	t     *manifest.Table
+	cs    uint32
 	comp  *compressor
 	buf   []byte // header room + one chunk
 	zbuf  []byte
@@ -262,10 +263,12 @@ const chunkFrameHead = wire.HeaderSize + 13
 const handshakeTimeout = 30 * time.Second
 
 func newChunkServer(s *server) *chunkServer {
-	cs := s.src.Manifest.ChunkSize
+	t := s.src.Table
+	cs := t.ChunkSize()
 	return &chunkServer{
 		s:     s,
-		m:     s.src.Manifest,
+		t:     t,
+		cs:    cs,
 		comp:  newCompressor(),
 		buf:   make([]byte, chunkFrameHead+int(cs)),
 		zbuf:  make([]byte, 0, chunkFrameHead+int(cs)+int(cs)/64+1024),
@@ -280,7 +283,7 @@ func (c *chunkServer) close() {
 	c.comp.enc.Close()
 }
 
-func (c *chunkServer) open(i int) error {
+func (c *chunkServer) open(i int, e *manifest.Entry) error {
 	if c.entry == i {
 		return nil
 	}
@@ -289,8 +292,11 @@ func (c *chunkServer) open(i int) error {
 		c.f = nil
 		c.entry = -1
 	}
-	e := &c.m.Entries[i]
-	f, err := os.Open(c.s.src.Local[i])
+	local, err := c.s.src.Local(i)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(local)
 	if err != nil {
 		return fmt.Errorf("%w: %s: cannot open", wire.ErrSourceChanged, e.Path)
 	}
@@ -304,19 +310,22 @@ func (c *chunkServer) open(i int) error {
 }
 
 func (c *chunkServer) serve(w io.Writer, r wire.Ref) error {
-	if int(r.Entry) >= len(c.m.Entries) {
+	if int64(r.Entry) >= int64(c.t.Len()) {
 		return fmt.Errorf("%w: entry %d out of range", wire.ErrBadRequest, r.Entry)
 	}
-	e := &c.m.Entries[r.Entry]
-	if e.Kind != manifest.KindFile || int(r.Chunk) >= len(e.Chunks) {
-		return fmt.Errorf("%w: chunk %d/%d out of range", wire.ErrBadRequest, r.Entry, r.Chunk)
-	}
-	if err := c.open(int(r.Entry)); err != nil {
+	e, err := c.t.Entry(int(r.Entry))
+	if err != nil {
 		return err
 	}
-	n := manifest.ChunkLen(e.Size, c.m.ChunkSize, int64(r.Chunk))
+	if e.Kind != manifest.KindFile || int64(r.Chunk) >= manifest.ChunkCount(e.Size, c.cs) {
+		return fmt.Errorf("%w: chunk %d/%d out of range", wire.ErrBadRequest, r.Entry, r.Chunk)
+	}
+	if err := c.open(int(r.Entry), &e); err != nil {
+		return err
+	}
+	n := manifest.ChunkLen(e.Size, c.cs, int64(r.Chunk))
 	raw := c.buf[chunkFrameHead : chunkFrameHead+int(n)]
-	if _, err := c.f.ReadAt(raw, int64(r.Chunk)*int64(c.m.ChunkSize)); err != nil {
+	if _, err := c.f.ReadAt(raw, int64(r.Chunk)*int64(c.cs)); err != nil {
 		return fmt.Errorf("%w: %s: %v", wire.ErrSourceChanged, e.Path, errors.Unwrap(err))
 	}
 	if c.s.tamper != nil {

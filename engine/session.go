@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -76,6 +77,16 @@ func Send(ctx context.Context, opts SendOptions) (*Summary, error) {
 
 	srv := newServer(opts.Passphrase, h.ID(), opts.MaxAuthFailures, opts.Events, log)
 	srv.tamper = opts.tamper
+	prepDone := make(chan struct{})
+	defer func() {
+		// After the handlers (wg.Wait below runs first): stop the walk if
+		// it still runs, then drop the manifest table's files.
+		cancel()
+		<-prepDone
+		if srv.src != nil {
+			srv.src.Close()
+		}
+	}()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	h.SetStreamHandler(wire.ProtocolID, func(s network.Stream) {
@@ -98,7 +109,10 @@ func Send(ctx context.Context, opts SendOptions) (*Summary, error) {
 	}
 
 	walkErr := make(chan error, 1)
-	go func() { walkErr <- srv.prepare(ctx, opts) }()
+	go func() {
+		defer close(prepDone)
+		walkErr <- srv.prepare(ctx, opts)
+	}()
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 
@@ -129,6 +143,7 @@ func Send(ctx context.Context, opts SendOptions) (*Summary, error) {
 func (s *server) prepare(ctx context.Context, opts SendOptions) error {
 	wo := manifest.WalkOptions{
 		ChunkSize: opts.ChunkSize,
+		TempDir:   tempDirFor(opts.HashCachePath),
 		Progress: func(p manifest.WalkProgress) {
 			emit(opts.Events, HashingEvent{Phase: p.Phase, Files: p.Files, FilesTotal: p.FilesTotal,
 				Bytes: p.Bytes, BytesTotal: p.BytesTotal, Current: p.Current})
@@ -152,14 +167,29 @@ func (s *server) prepare(ctx context.Context, opts SendOptions) error {
 	if err != nil {
 		return err
 	}
+	t := src.Table
 	if opts.ManifestOut != "" {
-		if err := writeManifestFile(opts.ManifestOut, src.Manifest); err != nil {
+		if err := writeManifestFile(opts.ManifestOut, t); err != nil {
+			src.Close()
 			return err
 		}
 	}
 	s.setSource(src)
-	emit(opts.Events, ManifestEvent{Root: s.root.String(), Files: src.Manifest.Files(), Bytes: src.Manifest.TotalSize()})
+	emit(opts.Events, ManifestEvent{Root: s.root.String(), Files: int(t.Files()), Bytes: t.TotalSize()})
 	return nil
+}
+
+// tempDirFor is where a manifest table goes: beside the state file path
+// (the state directory), else os.TempDir(), which may be a RAM-backed tmpfs.
+func tempDirFor(statePath string) string {
+	if statePath == "" {
+		return ""
+	}
+	d := filepath.Dir(statePath)
+	if os.MkdirAll(d, 0o700) != nil {
+		return ""
+	}
+	return d
 }
 
 // progress reports what the sender has served, once a receiver is authenticated.
@@ -182,17 +212,17 @@ func (s *server) progress(h host.Host) {
 	if last == nil {
 		return
 	}
-	m := s.src.Manifest
-	s.events(ProgressEvent{Bytes: s.rawServed.Load(), TotalBytes: m.TotalSize(), WireBytes: s.wireServed.Load(),
-		FilesTotal: m.Files(), Path: p2p.PathOf(h, last.peer), Streams: streams})
+	t := s.src.Table
+	s.events(ProgressEvent{Bytes: s.rawServed.Load(), TotalBytes: t.TotalSize(), WireBytes: s.wireServed.Load(),
+		FilesTotal: int(t.Files()), Path: p2p.PathOf(h, last.peer), Streams: streams})
 }
 
 func (s *server) summary() Summary {
-	m := s.src.Manifest
+	t := s.src.Table
 	return Summary{
 		Root:          s.root.String(),
-		Files:         m.Files(),
-		ManifestBytes: m.TotalSize(),
+		Files:         int(t.Files()),
+		ManifestBytes: t.TotalSize(),
 		WireBytes:     s.wireServed.Load(),
 		FetchedBytes:  s.rawServed.Load(),
 		ChunksFetched: s.chunksServed.Load(),
@@ -201,13 +231,13 @@ func (s *server) summary() Summary {
 	}
 }
 
-func writeManifestFile(path string, m *manifest.Manifest) error {
+func writeManifestFile(path string, t *manifest.Table) error {
 	tmp := path + ".tmp"
 	f, err := os.Create(tmp)
 	if err != nil {
 		return err
 	}
-	if err := manifest.Encode(f, m); err != nil {
+	if _, err := io.Copy(f, t.Encoding()); err != nil {
 		f.Close()
 		return err
 	}
@@ -217,14 +247,16 @@ func writeManifestFile(path string, m *manifest.Manifest) error {
 	return os.Rename(tmp, path)
 }
 
-// ReadManifestFile reads a manifest written by SendOptions.ManifestOut.
-func ReadManifestFile(path string) (*manifest.Manifest, manifest.Hash, error) {
+// ReadManifestFile reads a manifest written by SendOptions.ManifestOut into
+// a table whose temporary files go to tmpDir ("" = os.TempDir()). The
+// caller closes it.
+func ReadManifestFile(path, tmpDir string) (*manifest.Table, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, manifest.Hash{}, err
+		return nil, err
 	}
 	defer f.Close()
-	return manifest.Decode(f, manifest.Limits{})
+	return manifest.DecodeTable(bufio.NewReaderSize(f, 64<<10), tmpDir, manifest.Limits{})
 }
 
 // authPeer is a sender that passed PAKE.
@@ -413,13 +445,24 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 		return nil, fmt.Errorf("destination: %w", err)
 	}
 	defer dest.Close()
-	var rlog *store.ResumeLog
-	if opts.ResumeLogPath != "" {
-		if rlog, err = store.OpenResumeLog(opts.ResumeLogPath); err != nil {
+	// Without a resume log asked for, a temporary one holds the transfer's
+	// state, so that one code path serves both; nothing is synced for it.
+	logPath, durable, tmpDir := opts.ResumeLogPath, true, filepath.Dir(opts.ResumeLogPath)
+	if logPath == "" {
+		d, err := os.MkdirTemp("", "pcp-receive-")
+		if err != nil {
 			return nil, err
 		}
-		defer rlog.Close()
+		defer os.RemoveAll(d)
+		logPath, durable, tmpDir = filepath.Join(d, "resume.db"), false, d
+	} else if err := os.MkdirAll(tmpDir, 0o700); err != nil {
+		return nil, fmt.Errorf("state directory: %w", err)
 	}
+	rlog, err := store.OpenResumeLogWith(logPath, store.ResumeLogOptions{NoSync: !durable})
+	if err != nil {
+		return nil, err
+	}
+	defer rlog.Close()
 
 	h, err := newHost(opts.Network, log)
 	if err != nil {
@@ -434,18 +477,18 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 	path := p2p.PathOf(h, ap.info.ID)
 	emit(opts.Events, AuthenticatedEvent{Peer: ap.info.ID.String(), Path: path})
 
-	m, root, err := readManifest(ap.ctl)
+	t, err := readManifest(ap.ctl, tmpDir)
 	if err != nil {
 		ap.ctl.Reset()
 		return nil, fmt.Errorf("%w: %w", ErrPeerMisbehaving, err)
 	}
-	emit(opts.Events, ManifestEvent{Root: root.String(), Files: m.Files(), Bytes: m.TotalSize()})
-	if rlog != nil {
-		if err := rlog.Begin(root, m, destDir); err != nil {
-			return nil, err
-		}
+	defer t.Close()
+	root := t.Root()
+	emit(opts.Events, ManifestEvent{Root: root.String(), Files: int(t.Files()), Bytes: t.TotalSize()})
+	if err := rlog.Begin(t, destDir); err != nil {
+		return nil, err
 	}
-	r := newReceiver(opts, m, root, dest, rlog, log)
+	r := newReceiver(opts, t, dest, rlog, durable, log)
 	defer r.closeStage()
 	p, err := r.makePlan(ctx)
 	if err != nil {
@@ -465,8 +508,8 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 		ap.ctl.Close()
 		return nil, err
 	}
-	if len(p.conflicts) > 0 {
-		return decline(fmt.Errorf("%w: %s (use --overwrite to replace)", ErrExists, listSome(p.conflicts, 5)))
+	if offer.ConflictCount > 0 {
+		return decline(fmt.Errorf("%w: %s (use --overwrite to replace)", ErrExists, listSome(offer.Conflicts, offer.ConflictCount, 5)))
 	}
 	if opts.Confirm != nil && !opts.Confirm(offer) {
 		return decline(ErrDeclined)
@@ -499,8 +542,8 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 	op.finish(ctx)
 	s := Summary{
 		Root:            root.String(),
-		Files:           m.Files(),
-		ManifestBytes:   m.TotalSize(),
+		Files:           int(t.Files()),
+		ManifestBytes:   t.TotalSize(),
 		WireBytes:       r.wire.Load(),
 		FetchedBytes:    r.fetched.Load(),
 		SkippedBytes:    skipped,
@@ -515,29 +558,33 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 	return &s, nil
 }
 
-func listSome(s []string, n int) string {
-	if len(s) <= n {
+// listSome lists up to n of the first names of a list of total names.
+func listSome(s []string, total, n int) string {
+	if total <= n && len(s) == total {
 		return fmt.Sprint(s)
 	}
-	return fmt.Sprintf("%v and %d more", s[:n], len(s)-n)
+	return fmt.Sprintf("%v and %d more", s[:min(n, len(s))], total-min(n, len(s)))
 }
 
-// readManifest reads the manifest and its end frame from the control stream.
-func readManifest(s io.Reader) (*manifest.Manifest, manifest.Hash, error) {
+// readManifest reads the manifest and its end frame from the control stream
+// into a table in tmpDir.
+func readManifest(s io.Reader, tmpDir string) (*manifest.Table, error) {
 	fr := wire.NewReader(s)
 	mr := wire.NewManifestReader(fr, 0)
-	m, root, err := manifest.Decode(mr, manifest.Limits{})
+	t, err := manifest.DecodeTable(mr, tmpDir, manifest.Limits{})
 	if err != nil {
-		return nil, root, err
+		return nil, err
 	}
-	t, p, err := mr.End()
+	root := t.Root()
+	typ, p, err := mr.End()
+	if err == nil && (typ != wire.TManifestEnd || len(p) != len(root) || manifest.Hash(p) != root) {
+		err = fmt.Errorf("%w: manifest end mismatch", wire.ErrFrame)
+	}
 	if err != nil {
-		return nil, root, err
+		t.Close()
+		return nil, err
 	}
-	if t != wire.TManifestEnd || len(p) != len(root) || manifest.Hash(p) != root {
-		return nil, root, fmt.Errorf("%w: manifest end mismatch", wire.ErrFrame)
-	}
-	return m, root, nil
+	return t, nil
 }
 
 // progress emits ProgressEvents every 100ms until the returned func is called.
@@ -548,13 +595,8 @@ func (r *receiver) progress(ctx context.Context, events func(Event), skipped, to
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
-	filesTotal := len(r.plan.files)
-	already := 0
-	for _, f := range r.plan.files {
-		if f.complete || f.state == fsPresent {
-			already++
-		}
-	}
+	filesTotal := int(r.t.Files())
+	already := r.plan.already
 	send := func() {
 		cur := ""
 		if p := r.current.Load(); p != nil {

@@ -10,22 +10,16 @@ import (
 	"syscall"
 )
 
-// CompareFile hashes r chunk by chunk and returns the indexes of chunks
-// whose hash differs from e.Chunks (all chunks past the end of a shorter
-// file count as differing). size is the current length of the data behind
-// r. It never reads past e.Size, and uses one buffer of at most chunkSize.
-func CompareFile(ctx context.Context, r io.ReaderAt, size int64, e *Entry, chunkSize uint32) (bad []int64, err error) {
-	return compareFile(ctx, r, size, e, chunkSize, nil)
-}
-
-func compareFile(ctx context.Context, r io.ReaderAt, size int64, e *Entry, chunkSize uint32, progress func(int64)) ([]int64, error) {
+// compareFile hashes r (size bytes) chunk by chunk against the hashes of
+// file entry e, which hash returns one by one, and returns the indexes of
+// the chunks that differ (all chunks past the end of a shorter file count as
+// differing). It never reads past e.Size and uses one buffer of at most
+// chunkSize bytes. progress, if not nil, receives the bytes hashed.
+func compareFile(ctx context.Context, r io.ReaderAt, size int64, e *Entry, chunkSize uint32, hash func(c int64) (Hash, error), progress func(int64)) ([]int64, error) {
 	if err := checkChunkSize(chunkSize); err != nil {
 		return nil, err
 	}
 	n := ChunkCount(e.Size, chunkSize)
-	if e.Kind != KindFile || int64(len(e.Chunks)) != n {
-		return nil, fmt.Errorf("%w: %q: not a file with %d chunk hashes", ErrInvalid, e.Path, n)
-	}
 	var bad []int64
 	buf := make([]byte, min(e.Size, int64(chunkSize)))
 	for i := range n {
@@ -47,7 +41,11 @@ func compareFile(ctx context.Context, r io.ReaderAt, size int64, e *Entry, chunk
 			}
 			return nil, fmt.Errorf("manifest: reading %q chunk %d: %w", e.Path, i, err)
 		}
-		if HashChunk(buf[:l]) != e.Chunks[i] {
+		want, err := hash(i)
+		if err != nil {
+			return nil, err
+		}
+		if HashChunk(buf[:l]) != want {
 			bad = append(bad, i)
 		}
 		if progress != nil {
@@ -66,40 +64,40 @@ type Difference struct {
 	BadChunks []int64
 }
 
-// VerifyTree checks the tree under dir against m (every entry; extra files
+// VerifyTree checks the tree under dir against t (every entry; extra files
 // in dir are ignored) and reports every difference, in manifest order. Only
 // kind, symlink target, size and content are compared, not mode or mtime.
 // All access goes through os.OpenRoot(dir), so symlinks never lead outside
 // dir. progress, if not nil, receives the bytes hashed as deltas. An error
 // is returned only when the check itself cannot proceed (dir unusable,
-// permission denied, I/O error, ctx done).
-func VerifyTree(ctx context.Context, dir string, m *Manifest, progress func(bytes int64)) ([]Difference, error) {
-	if err := checkChunkSize(m.ChunkSize); err != nil {
-		return nil, err
-	}
+// permission denied, I/O error, ctx done). Memory does not grow with t,
+// only with the differences found.
+func VerifyTree(ctx context.Context, dir string, t *Table, progress func(bytes int64)) ([]Difference, error) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, fmt.Errorf("manifest: %w", err)
 	}
 	defer root.Close()
 	var diffs []Difference
-	for i := range m.Entries {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		e := &m.Entries[i]
-		d, err := verifyEntry(ctx, root, e, m.ChunkSize, progress)
+	err = t.Scan(ctx, func(i int, e *Entry) error {
+		d, err := verifyEntry(ctx, root, e, t.chunkSize, t.hashesOf(i), progress)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if d != nil {
 			diffs = append(diffs, *d)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return diffs, nil
 }
 
-func verifyEntry(ctx context.Context, root *os.Root, e *Entry, cs uint32, progress func(int64)) (*Difference, error) {
+// verifyEntry compares e with what is at its path under root; hash gives
+// e's chunk hashes.
+func verifyEntry(ctx context.Context, root *os.Root, e *Entry, cs uint32, hash func(int64) (Hash, error), progress func(int64)) (*Difference, error) {
 	diff := func(problem string) (*Difference, error) {
 		return &Difference{Path: e.Path, Problem: problem}, nil
 	}
@@ -140,7 +138,7 @@ func verifyEntry(ctx context.Context, root *os.Root, e *Entry, cs uint32, progre
 			return nil, fmt.Errorf("manifest: verify: %w", err)
 		}
 		defer f.Close()
-		bad, err := compareFile(ctx, f, fi.Size(), e, cs, progress)
+		bad, err := compareFile(ctx, f, fi.Size(), e, cs, hash, progress)
 		if err != nil {
 			return nil, err
 		}

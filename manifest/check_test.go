@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -28,7 +29,12 @@ func TestCompareFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &Entry{Path: "f", Kind: KindFile, Size: int64(len(orig)), Chunks: hs}
+	tab := newTestTable(t, &Manifest{ChunkSize: cs, Entries: []Entry{
+		{Path: "d", Kind: KindDir},
+		{Path: "d/f", Kind: KindFile, Size: int64(len(orig)), Chunks: hs},
+		{Path: "d/l", Kind: KindSymlink, Target: "f"},
+	}})
+	const fi = 1
 	corrupt := func(data []byte, at ...int) []byte {
 		d := slices.Clone(data)
 		for _, i := range at {
@@ -52,35 +58,51 @@ func TestCompareFile(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			r := &countingReaderAt{r: bytes.NewReader(c.data)}
-			bad, err := CompareFile(t.Context(), r, int64(len(c.data)), e, cs)
+			bad, err := tab.CompareFile(t.Context(), fi, r, int64(len(c.data)))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if !slices.Equal(bad, c.want) {
 				t.Errorf("bad = %v, want %v", bad, c.want)
 			}
-			if r.max > e.Size {
-				t.Errorf("read up to byte %d, past Size %d", r.max, e.Size)
+			if r.max > int64(len(orig)) {
+				t.Errorf("read up to byte %d, past Size %d", r.max, len(orig))
 			}
 		})
 	}
 	// A reader shorter than the size it claims: missing chunks count as bad.
-	bad, err := CompareFile(t.Context(), bytes.NewReader(orig[:cs]), int64(len(orig)), e, cs)
+	bad, err := tab.CompareFile(t.Context(), fi, bytes.NewReader(orig[:cs]), int64(len(orig)))
 	if err != nil || !slices.Equal(bad, []int64{1, 2, 3, 4}) {
 		t.Errorf("lying size: bad = %v, err = %v", bad, err)
 	}
-	if _, err := CompareFile(t.Context(), bytes.NewReader(orig), int64(len(orig)), &Entry{Kind: KindFile, Size: 10}, cs); err == nil {
-		t.Error("entry with a wrong chunk count accepted")
+	for _, i := range []int{0, 2} {
+		if _, err := tab.CompareFile(t.Context(), i, bytes.NewReader(orig), int64(len(orig))); !errors.Is(err, ErrInvalid) {
+			t.Errorf("CompareFile of entry %d (not a file) = %v, want ErrInvalid", i, err)
+		}
+	}
+	if _, err := tab.CompareFile(t.Context(), 3, bytes.NewReader(orig), int64(len(orig))); !errors.Is(err, ErrRange) {
+		t.Errorf("CompareFile of entry 3 of 3 = %v, want ErrRange", err)
+	}
+	// A read error is reported, not counted as a bad chunk.
+	rerr := errors.New("EIO")
+	if _, err := tab.CompareFile(t.Context(), fi, errReaderAt{rerr}, int64(len(orig))); !errors.Is(err, rerr) {
+		t.Errorf("read error: %v", err)
 	}
 }
 
+// errReaderAt fails every read.
+type errReaderAt struct{ err error }
+
+func (r errReaderAt) ReadAt([]byte, int64) (int, error) { return 0, r.err }
+
 func TestVerifyTree(t *testing.T) {
 	src := buildTree(t, t.TempDir())
-	s, err := Walk(t.Context(), []string{src}, WalkOptions{ChunkSize: MinChunkSize})
+	s, err := Walk(t.Context(), []string{src}, WalkOptions{ChunkSize: MinChunkSize, TempDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := s.Manifest
+	defer s.Close()
+	m := s.Table
 	dir := filepath.Dir(src)
 	var hashed int64
 	diffs, err := VerifyTree(t.Context(), dir, m, func(n int64) { hashed += n })

@@ -3,6 +3,7 @@ package manifest
 import (
 	"bufio"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -20,61 +21,114 @@ const (
 	maxLenField = math.MaxUint16
 )
 
-// Encode writes the canonical encoding of m to w, streaming through a
-// bufio.Writer: memory use does not grow with the manifest. It does not run
-// Validate (call it first if m is not trusted), but it refuses what cannot be
-// encoded: an unknown kind, a path or target longer than 65535 bytes, a
-// negative size, a file whose len(Chunks) != ChunkCount(Size, ChunkSize), or
-// size/target/chunks on a kind that has none.
-func Encode(w io.Writer, m *Manifest) error {
-	bw := bufio.NewWriterSize(w, encBufSize)
-	if err := encode(bw, m); err != nil {
-		return err
-	}
-	return bw.Flush()
+// errEncoderClosed is returned by Add and Close after Close.
+var errEncoderClosed = errors.New("manifest: encoder closed")
+
+// Encoder writes the canonical encoding one entry at a time, so that a
+// manifest never has to be in memory as a whole: NewEncoder, Add for every
+// entry in order, Close. It buffers up to 64 KiB. It refuses what cannot be
+// encoded (see Encode) but checks none of the manifest's rules (order,
+// parents, limits): Decode or DecodeTable of the result does. A write error
+// is sticky: every later Add and Close returns it.
+type Encoder struct {
+	bw        *bufio.Writer
+	chunkSize uint32
+	count     uint64
+	err       error // sticky write error, or errEncoderClosed
+	scratch   [8]byte
 }
 
-func encode(bw *bufio.Writer, m *Manifest) error {
-	var scratch [8]byte
-	u8 := func(v uint8) { bw.WriteByte(v) }
-	u16 := func(v uint16) { binary.BigEndian.PutUint16(scratch[:2], v); bw.Write(scratch[:2]) }
-	u32 := func(v uint32) { binary.BigEndian.PutUint32(scratch[:4], v); bw.Write(scratch[:4]) }
-	u64 := func(v uint64) { binary.BigEndian.PutUint64(scratch[:8], v); bw.Write(scratch[:8]) }
+// NewEncoder returns an Encoder writing to w the encoding of a manifest of
+// chunkSize. The header goes into the buffer at once, so w sees it by the
+// first flush.
+func NewEncoder(w io.Writer, chunkSize uint32) *Encoder {
+	enc := &Encoder{bw: bufio.NewWriterSize(w, encBufSize), chunkSize: chunkSize}
+	enc.bw.WriteString(magic)
+	enc.u8(Version)
+	enc.u32(chunkSize)
+	return enc
+}
 
-	bw.WriteString(magic)
-	u8(Version)
-	u32(m.ChunkSize)
+func (enc *Encoder) u8(v uint8) { enc.bw.WriteByte(v) }
+func (enc *Encoder) u16(v uint16) {
+	binary.BigEndian.PutUint16(enc.scratch[:2], v)
+	enc.bw.Write(enc.scratch[:2])
+}
+func (enc *Encoder) u32(v uint32) {
+	binary.BigEndian.PutUint32(enc.scratch[:4], v)
+	enc.bw.Write(enc.scratch[:4])
+}
+func (enc *Encoder) u64(v uint64) {
+	binary.BigEndian.PutUint64(enc.scratch[:8], v)
+	enc.bw.Write(enc.scratch[:8])
+}
+
+// Add writes e, including its chunk hashes (len(e.Chunks) must be
+// ChunkCount(e.Size, chunkSize) for a file). An entry that cannot be encoded
+// is refused with an error wrapping ErrInvalid and nothing is written: the
+// encoder stays usable.
+func (enc *Encoder) Add(e *Entry) error {
+	if enc.err != nil {
+		return enc.err
+	}
+	if err := encodable(e, enc.chunkSize); err != nil {
+		return err
+	}
+	enc.u8(tagEntry)
+	enc.u8(uint8(e.Kind))
+	enc.u16(uint16(len(e.Path)))
+	enc.bw.WriteString(e.Path)
+	enc.u32(e.Mode)
+	enc.u64(uint64(e.MTime))
+	switch e.Kind {
+	case KindFile:
+		enc.u64(uint64(e.Size))
+		for j := range e.Chunks {
+			enc.bw.Write(e.Chunks[j][:])
+		}
+	case KindSymlink:
+		enc.u16(uint16(len(e.Target)))
+		enc.bw.WriteString(e.Target)
+	}
+	enc.count++
+	// bufio.Writer errors are sticky: an empty Write reports one.
+	if _, err := enc.bw.Write(nil); err != nil {
+		enc.err = err
+		return err
+	}
+	return nil
+}
+
+// Close writes the trailer (the number of entries added) and flushes the
+// buffer. It does not close the underlying writer.
+func (enc *Encoder) Close() error {
+	if enc.err != nil {
+		return enc.err
+	}
+	enc.u8(tagEnd)
+	enc.u64(enc.count)
+	enc.err = enc.bw.Flush()
+	if enc.err != nil {
+		return enc.err
+	}
+	enc.err = errEncoderClosed
+	return nil
+}
+
+// Encode writes the canonical encoding of m to w through an Encoder: memory
+// use does not grow with the manifest. It does not run Validate (call it
+// first if m is not trusted), but it refuses what cannot be encoded: an
+// unknown kind, a path or target longer than 65535 bytes, a negative size, a
+// file whose len(Chunks) != ChunkCount(Size, ChunkSize), or size/target/chunks
+// on a kind that has none.
+func Encode(w io.Writer, m *Manifest) error {
+	enc := NewEncoder(w, m.ChunkSize)
 	for i := range m.Entries {
-		e := &m.Entries[i]
-		if err := encodable(e, m.ChunkSize); err != nil {
-			return err
-		}
-		u8(tagEntry)
-		u8(uint8(e.Kind))
-		u16(uint16(len(e.Path)))
-		bw.WriteString(e.Path)
-		u32(e.Mode)
-		u64(uint64(e.MTime))
-		switch e.Kind {
-		case KindFile:
-			u64(uint64(e.Size))
-			for j := range e.Chunks {
-				bw.Write(e.Chunks[j][:])
-			}
-		case KindSymlink:
-			u16(uint16(len(e.Target)))
-			bw.WriteString(e.Target)
-		}
-		// bufio.Writer errors are sticky: an empty Write reports one, so a
-		// dead writer stops the loop early.
-		if _, err := bw.Write(nil); err != nil {
+		if err := enc.Add(&m.Entries[i]); err != nil {
 			return err
 		}
 	}
-	u8(tagEnd)
-	u64(uint64(len(m.Entries)))
-	_, err := bw.Write(nil)
-	return err
+	return enc.Close()
 }
 
 // encodable checks the properties without which the byte layout cannot

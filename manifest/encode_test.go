@@ -21,7 +21,7 @@ func TestEncodeGolden(t *testing.T) {
 		{Path: "d/f", Kind: KindFile, Mode: 0o644, MTime: -2, Size: 3, Chunks: []Hash{h}},
 		{Path: "d/l", Kind: KindSymlink, Target: "f"},
 	}}
-	want := "5043504d" + "01" + "00100000" + // header
+	want := "5043504d" + "02" + "00100000" + // header
 		"01" + "02" + "0001" + "64" + "000001ed" + "0000000000000001" + // d
 		"01" + "01" + "0003" + "642f66" + "000001a4" + "fffffffffffffffe" + "0000000000000003" + hex.EncodeToString(h[:]) +
 		"01" + "03" + "0003" + "642f6c" + "00000000" + "0000000000000000" + "0001" + "66" +
@@ -141,7 +141,8 @@ func TestDecodeRejects(t *testing.T) {
 	}{
 		{"empty", func() []byte { return nil }, Limits{}, ErrMalformed, ""},
 		{"bad magic", func() []byte { b := newRaw(cs).end(0); b[0] = 'X'; return b }, Limits{}, ErrMalformed, ""},
-		{"bad version", func() []byte { b := newRaw(cs).end(0); b[4] = 2; return b }, Limits{}, ErrMalformed, ""},
+		{"version 1", func() []byte { b := newRaw(cs).end(0); b[4] = 1; return b }, Limits{}, ErrMalformed, ""},
+		{"version 3", func() []byte { b := newRaw(cs).end(0); b[4] = 3; return b }, Limits{}, ErrMalformed, ""},
 		{"chunk size not power of two", func() []byte { return newRaw(cs + 1).end(0) }, Limits{}, ErrInvalid, ""},
 		{"chunk size too small", func() []byte { return newRaw(cs / 2).end(0) }, Limits{}, ErrInvalid, ""},
 		{"chunk size too big", func() []byte { return newRaw(MaxChunkSize * 2).end(0) }, Limits{}, ErrInvalid, ""},
@@ -156,8 +157,36 @@ func TestDecodeRejects(t *testing.T) {
 		{"missing parent", func() []byte { r := newRaw(cs); r.file("a/f", 0, 0); return r.end(1) }, Limits{}, ErrInvalid, "a/f"},
 		{"parent is a file", func() []byte { r := newRaw(cs); r.file("a", 0, 0); r.file("a/f", 0, 0); return r.end(2) }, Limits{}, ErrInvalid, "a/f"},
 		{"parent is a symlink", func() []byte { r := newRaw(cs); r.link("a", "b"); r.file("a/f", 0, 0); return r.end(2) }, Limits{}, ErrInvalid, "a/f"},
-		// "a b" sorts between "a" and "a/f": the parent check must not be a stack.
-		{"parent not dir, sibling between", func() []byte { r := newRaw(cs); r.file("a", 0, 0); r.dir("a b"); r.file("a/f", 0, 0); return r.end(3) }, Limits{}, ErrInvalid, "a/f"},
+		// Byte order, no longer canonical: "a b" and "a.txt" sort after "a/f" in component order.
+		{"byte order, space", func() []byte { r := newRaw(cs); r.dir("a"); r.dir("a b"); r.file("a/f", 0, 0); return r.end(3) }, Limits{}, ErrInvalid, "a/f"},
+		{"byte order, dot", func() []byte {
+			r := newRaw(cs)
+			r.dir("a")
+			r.file("a.txt", 0, 0)
+			r.file("a/x", 0, 0)
+			return r.end(3)
+		}, Limits{}, ErrInvalid, "a/x"},
+		{"parent not dir, sibling between", func() []byte { r := newRaw(cs); r.file("a", 0, 0); r.file("a/f", 0, 0); r.dir("a b"); return r.end(3) }, Limits{}, ErrInvalid, "a/f"},
+		// A subtree after a sibling: the parent was seen, but is no longer an ancestor.
+		{"subtree after sibling", func() []byte { r := newRaw(cs); r.dir("a"); r.dir("b"); r.file("a/f", 0, 0); return r.end(3) }, Limits{}, ErrInvalid, "a/f"},
+		{"subtree after nephew", func() []byte {
+			r := newRaw(cs)
+			r.dir("a")
+			r.dir("a/b")
+			r.file("a/b/c", 0, 0)
+			r.dir("a/c")
+			r.file("a/b/d", 0, 0)
+			return r.end(5)
+		}, Limits{}, ErrInvalid, "a/b/d"},
+		// The ancestor on the stack is a grandparent: the parent is missing.
+		{"missing middle dir", func() []byte {
+			r := newRaw(cs)
+			r.dir("a")
+			r.dir("a/b")
+			r.file("a/b/c", 0, 0)
+			r.file("a/x/y", 0, 0)
+			return r.end(4)
+		}, Limits{}, ErrInvalid, "a/x/y"},
 		{"dotdot path", func() []byte { r := newRaw(cs); r.file("..", 0, 0); return r.end(1) }, Limits{}, ErrInvalid, ".."},
 		{"absolute path", func() []byte { r := newRaw(cs); r.file("/etc", 0, 0); return r.end(1) }, Limits{}, ErrInvalid, "/etc"},
 		{"empty path", func() []byte { r := newRaw(cs); r.file("", 0, 0); return r.end(1) }, Limits{}, ErrInvalid, ""},
@@ -185,6 +214,11 @@ func TestDecodeRejects(t *testing.T) {
 			}
 			if c.path != "" && !strings.Contains(err.Error(), "\""+c.path) {
 				t.Errorf("error %q does not name %q", err, c.path)
+			}
+			// DecodeTable is the same decoder: the same error, word for word.
+			tab, terr := DecodeTable(bytes.NewReader(c.enc()), t.TempDir(), c.lim)
+			if tab != nil || terr == nil || terr.Error() != err.Error() {
+				t.Errorf("DecodeTable = %v, %v; Decode failed with %v", tab, terr, err)
 			}
 		})
 	}

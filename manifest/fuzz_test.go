@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"math/rand/v2"
 	"path"
+	"reflect"
 	"strings"
 	"testing"
 )
 
-func FuzzDecode(f *testing.F) {
+// addDecodeCorpus seeds f with valid encodings, damaged ones and
+// hand-made invalid ones.
+func addDecodeCorpus(f *testing.F) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	for _, n := range []int{0, 1, 3, 12} {
 		enc := encodeBytes(f, randManifest(f, rng, n))
@@ -28,7 +31,21 @@ func FuzzDecode(f *testing.F) {
 	r = newRaw(MinChunkSize)
 	r.link("l", "../x")
 	f.Add(r.end(1))
+	// Component order against byte order, and a subtree after a sibling.
+	r = newRaw(MinChunkSize)
+	r.dir("a")
+	r.file("a/x", 1, 1)
+	r.file("a.txt", 0, 0)
+	f.Add(r.end(3))
+	r = newRaw(MinChunkSize)
+	r.dir("a")
+	r.dir("b")
+	r.file("a/x", 0, 0)
+	f.Add(r.end(3))
+}
 
+func FuzzDecode(f *testing.F) {
+	addDecodeCorpus(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		br := bytes.NewReader(data)
 		m, root, err := Decode(br, Limits{MaxPathLen: 512})
@@ -77,6 +94,65 @@ func FuzzValidatePath(f *testing.F) {
 				}
 				if strings.Contains(target, "\x00") || path.IsAbs(target) {
 					t.Fatalf("ValidateTarget accepted %q", target)
+				}
+			}
+		}
+	})
+}
+
+// FuzzDecodeTable checks that DecodeTable and Decode agree: both fail with
+// the same error, or both succeed with the same root, reading as far, and
+// the table gives back Decode's manifest.
+func FuzzDecodeTable(f *testing.F) {
+	addDecodeCorpus(f)
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		lim := Limits{MaxPathLen: 512}
+		br := bytes.NewReader(data)
+		m, root, err := Decode(br, lim)
+		tr := bytes.NewReader(data)
+		tab, terr := DecodeTable(tr, dir, lim)
+		if err != nil || terr != nil {
+			if err == nil || terr == nil || err.Error() != terr.Error() {
+				t.Fatalf("Decode: %v; DecodeTable: %v", err, terr)
+			}
+			if tab != nil {
+				t.Fatal("table returned with an error")
+			}
+			return
+		}
+		defer tab.Close()
+		if tab.Root() != root || tr.Len() != br.Len() || tab.EncodedSize() != int64(len(data)-br.Len()) {
+			t.Fatalf("root %s/%s, left %d/%d bytes", tab.Root().Short(), root.Short(), tr.Len(), br.Len())
+		}
+		got, err := tab.Manifest()
+		if err != nil {
+			t.Fatalf("Manifest: %v", err)
+		}
+		if !reflect.DeepEqual(got, m) {
+			t.Fatal("table's manifest differs from Decode's")
+		}
+		if tab.Len() != len(m.Entries) || tab.Files() != int64(m.Files()) || tab.TotalSize() != m.TotalSize() || tab.TotalChunks() != m.TotalChunks() {
+			t.Fatal("totals differ")
+		}
+		n := 0
+		if err := tab.Scan(t.Context(), func(i int, e *Entry) error {
+			if i != n || !reflect.DeepEqual(*e, withoutChunks(m.Entries[i])) {
+				t.Fatalf("Scan entry %d = %+v", i, *e)
+			}
+			n++
+			return nil
+		}); err != nil || n != len(m.Entries) {
+			t.Fatalf("Scan: %d entries, %v", n, err)
+		}
+		for i := range m.Entries {
+			e, err := tab.Entry(i)
+			if err != nil || !reflect.DeepEqual(e, withoutChunks(m.Entries[i])) {
+				t.Fatalf("Entry(%d) = %+v, %v", i, e, err)
+			}
+			for c, want := range m.Entries[i].Chunks {
+				if h, err := tab.ChunkHash(i, int64(c)); err != nil || h != want {
+					t.Fatalf("ChunkHash(%d, %d) = %s, %v", i, c, h.Short(), err)
 				}
 			}
 		}

@@ -74,7 +74,7 @@ func randManifest(tb testing.TB, rng *rand.Rand, n int) *Manifest {
 		}
 		m.Entries = append(m.Entries, e)
 	}
-	slices.SortFunc(m.Entries, func(a, b Entry) int { return strings.Compare(a.Path, b.Path) })
+	slices.SortFunc(m.Entries, func(a, b Entry) int { return ComparePaths(a.Path, b.Path) })
 	if err := m.Validate(Limits{}); err != nil {
 		tb.Fatalf("randManifest produced an invalid manifest: %v", err)
 	}
@@ -98,7 +98,7 @@ type rawEnc struct{ bytes.Buffer }
 func newRaw(chunkSize uint32) *rawEnc {
 	r := &rawEnc{}
 	r.WriteString("PCPM")
-	r.u8(1)
+	r.u8(Version)
 	r.u32(chunkSize)
 	return r
 }

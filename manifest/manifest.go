@@ -6,7 +6,7 @@ import (
 )
 
 // Version is the manifest encoding version written in every header.
-const Version = 1
+const Version = 2
 
 // DefaultChunkSize is the chunk size used when WalkOptions.ChunkSize is zero.
 // See doc.go for the measurement behind it.
@@ -65,9 +65,10 @@ type Entry struct {
 	Chunks []Hash
 }
 
-// Manifest describes a transfer. Entries are sorted by Path in byte order,
-// strictly increasing, and every entry's parent directory is itself an entry
-// of kind KindDir (top-level entries have no parent).
+// Manifest describes a transfer in memory (tests and small tools; see Table
+// for one kept on disk). Entries are sorted by Path in component order
+// (ComparePaths), strictly increasing, and every entry's parent directory is
+// itself an entry of kind KindDir (top-level entries have no parent).
 type Manifest struct {
 	ChunkSize uint32
 	Entries   []Entry

@@ -1,10 +1,41 @@
 package manifest
 
 import (
+	"cmp"
 	"fmt"
 	"path"
 	"strings"
 )
+
+// ComparePaths orders entry paths in component order: as sequences of
+// "/"-separated components, each compared as bytes. It is byte order after
+// mapping "/" to 0x00 (NUL is banned in paths), so a directory's whole
+// subtree sorts right after it: "a", "a/x", "a/y/z", "a.txt", "b". It
+// returns a negative number, zero or a positive number as a sorts before,
+// equal to or after b.
+func ComparePaths(a, b string) int {
+	n := min(len(a), len(b))
+	i := 0
+	for i < n && a[i] == b[i] {
+		i++
+	}
+	if i == n {
+		return cmp.Compare(len(a), len(b))
+	}
+	return cmp.Compare(pathRank(a[i]), pathRank(b[i]))
+}
+
+// pathRank is the rank of byte c in component order: "/" before every
+// byte but NUL (which no valid path has, so the order stays total anyway).
+func pathRank(c byte) int {
+	switch c {
+	case 0:
+		return 0
+	case '/':
+		return 1
+	}
+	return int(c) + 1
+}
 
 // ValidatePath reports whether p is acceptable as an entry path under
 // DefaultLimits: non-empty, at most MaxPathLen bytes, no NUL, relative, and
@@ -107,24 +138,64 @@ func (lim Limits) withDefaults() Limits {
 	return lim
 }
 
-// validator holds the running state of the semantic checks. Decode feeds it
-// entries as it reads them and Validate feeds it an in-memory manifest, so
-// the rules exist once. Call order per entry: begin (path, kind, order,
-// parent), then for files fileSize (before any hash is read), then finish.
+// validator holds the running state of the semantic checks. Decode and
+// DecodeTable feed it entries as they read them and Validate feeds it an
+// in-memory manifest, so the rules exist once. Call order per entry: pathLen
+// (before the path is read), begin (path, kind, order, parent), then for
+// files fileSize (before any hash is read), then finish. Its memory is
+// O(depth): the previous path and the stack of its ancestor directories.
 type validator struct {
 	lim       Limits
 	chunkSize uint32
 	entries   int64
 	total     int64
 	prev      string
-	dirs      map[string]struct{}
+	anc       ancestors
+}
+
+// ancestors is the stack of directories enclosing the current entry, each
+// the parent of the next. As each is a prefix of the deepest, it is kept as
+// that deepest path plus the length of every level: memory is one path and
+// one int per level, whatever the number of entries.
+type ancestors struct {
+	top  string // the deepest directory; "" when the stack is empty
+	lens []int  // lens[k] = len of level k's path; top[:lens[k]] is level k
+}
+
+// parentOK pops every directory that is not an ancestor of p and reports
+// whether p's parent (path.Dir) is then on top of the stack (or p is
+// top-level and the stack is empty). In component order the directories
+// between p's parent and p all lie inside the parent, so a parent that
+// appeared earlier but is no longer on the stack means the order is broken.
+func (s *ancestors) parentOK(p string) bool {
+	for len(s.lens) > 0 {
+		d := s.top[:s.lens[len(s.lens)-1]]
+		if len(p) > len(d) && p[len(d)] == '/' && p[:len(d)] == d {
+			break
+		}
+		s.lens = s.lens[:len(s.lens)-1]
+	}
+	parent := ""
+	if j := strings.LastIndexByte(p, '/'); j >= 0 {
+		parent = p[:j]
+	}
+	if len(s.lens) == 0 {
+		return parent == ""
+	}
+	return s.top[:s.lens[len(s.lens)-1]] == parent
+}
+
+// push makes dir p, a child of the top (parentOK(p) held), the new top.
+func (s *ancestors) push(p string) {
+	s.top = p
+	s.lens = append(s.lens, len(p))
 }
 
 func newValidator(lim Limits, chunkSize uint32) (*validator, error) {
 	if err := checkChunkSize(chunkSize); err != nil {
 		return nil, err
 	}
-	return &validator{lim: lim.withDefaults(), chunkSize: chunkSize, dirs: make(map[string]struct{})}, nil
+	return &validator{lim: lim.withDefaults(), chunkSize: chunkSize}, nil
 }
 
 // pathLen checks a path length before the path is allocated.
@@ -146,19 +217,17 @@ func (v *validator) begin(p string, k Kind, mode uint32) error {
 	if k != KindFile && k != KindDir && k != KindSymlink {
 		return fmt.Errorf("%w: %q: unknown kind %d", ErrInvalid, p, uint8(k))
 	}
-	if v.entries > 0 && p <= v.prev {
+	if v.entries > 0 && ComparePaths(p, v.prev) <= 0 {
 		return fmt.Errorf("%w: %q does not sort after %q (order or duplicate)", ErrInvalid, p, v.prev)
 	}
 	if mode&^0o777 != 0 {
 		return fmt.Errorf("%w: %q: mode %#o has bits outside 0o777", ErrInvalid, p, mode)
 	}
-	if dir := path.Dir(p); dir != "." {
-		if _, ok := v.dirs[dir]; !ok {
-			return fmt.Errorf("%w: %q: parent %q is not a directory entry before it", ErrInvalid, p, dir)
-		}
+	if !v.anc.parentOK(p) {
+		return fmt.Errorf("%w: %q: parent %q is not a directory entry before it", ErrInvalid, p, path.Dir(p))
 	}
 	if k == KindDir {
-		v.dirs[p] = struct{}{}
+		v.anc.push(p)
 	}
 	v.prev = p
 	v.entries++
@@ -180,22 +249,23 @@ func (v *validator) fileSize(p string, size int64) error {
 	return nil
 }
 
-// finish checks a complete entry.
-func (v *validator) finish(e *Entry) error {
+// finish checks a complete entry, which has chunks chunk hashes
+// (len(e.Chunks) for Validate; DecodeTable reads them without keeping them).
+func (v *validator) finish(e *Entry, chunks int64) error {
 	switch e.Kind {
 	case KindFile:
 		if e.Target != "" {
 			return fmt.Errorf("%w: %q: file with a symlink target", ErrInvalid, e.Path)
 		}
-		if want := ChunkCount(e.Size, v.chunkSize); int64(len(e.Chunks)) != want {
-			return fmt.Errorf("%w: %q: %d chunk hashes, want %d", ErrInvalid, e.Path, len(e.Chunks), want)
+		if want := ChunkCount(e.Size, v.chunkSize); chunks != want {
+			return fmt.Errorf("%w: %q: %d chunk hashes, want %d", ErrInvalid, e.Path, chunks, want)
 		}
 	case KindDir:
-		if e.Size != 0 || len(e.Chunks) != 0 || e.Target != "" {
+		if e.Size != 0 || chunks != 0 || e.Target != "" {
 			return fmt.Errorf("%w: %q: dir with size, chunks or target", ErrInvalid, e.Path)
 		}
 	case KindSymlink:
-		if e.Size != 0 || len(e.Chunks) != 0 {
+		if e.Size != 0 || chunks != 0 {
 			return fmt.Errorf("%w: %q: symlink with size or chunks", ErrInvalid, e.Path)
 		}
 		if err := validateTarget(e.Path, e.Target, v.lim.MaxPathLen); err != nil {
@@ -214,8 +284,8 @@ func (v *validator) end(count uint64) error {
 }
 
 // Validate runs on m the same semantic checks Decode applies while reading:
-// chunk size, entry count, every path and symlink target, strict byte order,
-// parents present as dirs, mode bits, sizes within lim (a zero field of lim
+// chunk size, entry count, every path and symlink target, strict component
+// order (ComparePaths), parents present as dirs, mode bits, sizes within lim (a zero field of lim
 // takes DefaultLimits'), and chunk counts. Errors wrap ErrInvalid or
 // ErrTooLarge and name the offending path.
 func (m *Manifest) Validate(lim Limits) error {
@@ -236,7 +306,7 @@ func (m *Manifest) Validate(lim Limits) error {
 				return err
 			}
 		}
-		if err := v.finish(e); err != nil {
+		if err := v.finish(e, int64(len(e.Chunks))); err != nil {
 			return err
 		}
 	}

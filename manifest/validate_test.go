@@ -2,6 +2,8 @@ package manifest
 
 import (
 	"errors"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -143,5 +145,132 @@ func TestLimitsZeroFieldsDefault(t *testing.T) {
 	want.MaxEntries = 5
 	if got != want {
 		t.Fatalf("withDefaults = %+v, want %+v", got, want)
+	}
+}
+
+// TestComparePaths pins component order with known answers and checks it
+// against its two definitions: components compared as bytes, and byte order
+// after mapping "/" to NUL.
+func TestComparePaths(t *testing.T) {
+	cases := []struct {
+		a, b string
+		want int
+	}{
+		{"a", "a", 0},
+		{"a", "b", -1},
+		{"a", "a/x", -1},       // a directory before its subtree
+		{"a/x", "a.txt", -1},   // the subtree before a longer sibling name
+		{"a/x", "a b", -1},     // "/" before " " (0x20)
+		{"a/y/z", "a.txt", -1}, //
+		{"a/y/z", "a/y", 1},
+		{"a/b/c", "a/bc", -1},
+		{"a/\x01", "a\x01", -1}, // "/" before every byte a path may hold
+		{"ab", "a/b", 1},
+		{"a\xff", "a/\xff", 1},
+		{"", "a", -1},
+	}
+	for _, c := range cases {
+		if got := ComparePaths(c.a, c.b); got != c.want {
+			t.Errorf("ComparePaths(%q, %q) = %d, want %d", c.a, c.b, got, c.want)
+		}
+		if got := ComparePaths(c.b, c.a); got != -c.want {
+			t.Errorf("ComparePaths(%q, %q) = %d, want %d", c.b, c.a, got, -c.want)
+		}
+	}
+	want := []string{"a", "a/x", "a/y", "a/y/z", "a b", "a.txt", "a0", "b", "b/a", "b\xff"}
+	got := slices.Clone(want)
+	rng := rand.New(rand.NewPCG(1, 2))
+	rng.Shuffle(len(got), func(i, j int) { got[i], got[j] = got[j], got[i] })
+	slices.SortFunc(got, ComparePaths)
+	if !slices.Equal(got, want) {
+		t.Errorf("sorted %q, want %q", got, want)
+	}
+
+	byComponents := func(a, b string) int {
+		return slices.Compare(strings.Split(a, "/"), strings.Split(b, "/"))
+	}
+	byNUL := func(a, b string) int {
+		return strings.Compare(strings.ReplaceAll(a, "/", "\x00"), strings.ReplaceAll(b, "/", "\x00"))
+	}
+	randPath := func() string {
+		var p []string
+		for range 1 + rng.IntN(3) {
+			n := randName(rng)
+			p = append(p, n[:min(len(n), 1+rng.IntN(2))])
+		}
+		return strings.Join(p, "/")
+	}
+	for range 20000 {
+		a, b := randPath(), randPath()
+		got := ComparePaths(a, b)
+		if w := byComponents(a, b); got != w {
+			t.Fatalf("ComparePaths(%q, %q) = %d, by components %d", a, b, got, w)
+		}
+		if w := byNUL(a, b); got != w {
+			t.Fatalf("ComparePaths(%q, %q) = %d, with NUL for / %d", a, b, got, w)
+		}
+	}
+}
+
+// TestAncestorStack drives the parent check alone (no order check), so
+// that a parent seen earlier but no longer an ancestor is caught by it.
+func TestAncestorStack(t *testing.T) {
+	type step struct {
+		p   string
+		dir bool
+		ok  bool
+	}
+	cases := map[string][]step{
+		"tree": {{"a", true, true}, {"a/b", true, true}, {"a/b/c", true, true}, {"a/b/c/d", false, true},
+			{"a/e", false, true}, {"a/f", true, true}, {"a/f/g", false, true}, {"h", false, true}, {"i", true, true}, {"i/j", false, true}},
+		"parent seen, popped":   {{"a", true, true}, {"a/x", false, true}, {"b", true, true}, {"a/y", false, false}},
+		"parent seen, sibling":  {{"a", true, true}, {"a/b", true, true}, {"a/c", true, true}, {"a/b/d", false, false}},
+		"parent a file":         {{"a", false, true}, {"a/b", false, false}},
+		"grandparent only":      {{"a", true, true}, {"a/b/c", false, false}},
+		"prefix but not parent": {{"a", true, true}, {"ab/c", false, false}},
+		"no parent":             {{"a/b", false, false}},
+		"top after deep":        {{"a", true, true}, {"a/b", true, true}, {"a/b/c", true, true}, {"z", false, true}},
+	}
+	for name, steps := range cases {
+		var s ancestors
+		for _, st := range steps {
+			if got := s.parentOK(st.p); got != st.ok {
+				t.Errorf("%s: parentOK(%q) = %v, want %v", name, st.p, got, st.ok)
+				break
+			}
+			if st.dir {
+				s.push(st.p)
+			}
+		}
+	}
+	// The stack holds one path and one length per level, whatever came before.
+	var s ancestors
+	for i := range 1000 {
+		p := "d" + itoa(i)
+		s.parentOK(p)
+		s.push(p)
+		s.parentOK(p + "/x")
+		s.push(p + "/x")
+	}
+	if len(s.lens) != 2 || s.top != "d999/x" {
+		t.Errorf("stack after 1000 siblings: top %q, %d levels", s.top, len(s.lens))
+	}
+}
+
+// TestValidateComponentOrder checks that Validate wants component order,
+// not byte order.
+func TestValidateComponentOrder(t *testing.T) {
+	m := &Manifest{ChunkSize: MinChunkSize, Entries: []Entry{
+		{Path: "a", Kind: KindDir},
+		{Path: "a/x", Kind: KindFile},
+		{Path: "a b", Kind: KindFile},
+		{Path: "a.txt", Kind: KindFile},
+	}}
+	if err := m.Validate(Limits{}); err != nil {
+		t.Fatalf("component order: %v", err)
+	}
+	slices.SortFunc(m.Entries, func(a, b Entry) int { return strings.Compare(a.Path, b.Path) })
+	if err := m.Validate(Limits{}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("byte order: Validate = %v, want ErrInvalid", err)
 	}
 }

@@ -1,20 +1,22 @@
 package store
 
 // Every bucket and fixed key name of both files, in one place. A change of
-// layout gets a new version in the name ("pcp/v2/..."), never a silent
+// layout gets a new version in the name ("pcp/v3/..."), never a silent
 // reinterpretation of old bytes.
 
 // Resume log file (receiver).
 var (
 	// bucketTransfers holds one sub-bucket per transfer, keyed by the 32-byte
-	// manifest root.
-	bucketTransfers = []byte("pcp/v1/transfers")
+	// manifest root. v2: manifest parts in batches, per-file chunk bitsets,
+	// complete files as intervals, pending transfers. A file written by an
+	// older pcp keeps its pcp/v1/transfers bucket, which is never read.
+	bucketTransfers = []byte("pcp/v2/transfers")
 
 	// Inside a transfer's bucket:
 	keyInfo        = []byte("info")     // the transfer record (see encodeInfo)
-	bucketManifest = []byte("manifest") // u64 BE part number -> <= maxPart bytes of the canonical encoding
-	bucketDone     = []byte("done")     // entry u32 BE | chunk u32 BE -> empty
-	bucketComplete = []byte("complete") // entry u32 BE -> empty
+	bucketManifest = []byte("manifest") // u64 BE batch -> bucket: u64 BE part number -> <= maxPart bytes of the encoding
+	bucketChunks   = []byte("chunks")   // entry u32 BE | segment u32 BE -> bitset of done chunks (see encodeSeg)
+	bucketComplete = []byte("complete") // first entry u32 BE -> end entry u32 BE (exclusive)
 )
 
 // Hash cache file (sender).

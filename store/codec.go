@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"time"
 
 	"github.com/pcp-p2p/pcp/manifest"
@@ -10,35 +11,59 @@ import (
 
 // Record format versions (first byte of every record).
 const (
-	infoVersion  = 1
+	infoVersion  = 2
 	cacheVersion = 1
 )
 
 // info is the stored transfer record; TransferInfo is built from it.
 type info struct {
 	created, updated int64 // Unix ns
+	entries          int64 // manifest entries (at most math.MaxUint32)
 	files            int64
 	totalBytes       int64
 	doneBytes        int64
 	totalChunks      int64
 	doneChunks       int64
 	finished         bool
+	pending          bool // Begin has not finished storing the manifest
 	chunkSize        uint32
 	dest             string
 }
 
-const infoFixedLen = 1 + 7*8 + 1 + 4
+// Flag bits of the transfer record.
+const (
+	flagFinished = 1 << 0
+	flagPending  = 1 << 1
+	flagsKnown   = flagFinished | flagPending
+)
+
+const (
+	infoCounters = 8                  // created .. doneChunks
+	infoFlags    = 1 + 8*infoCounters // offset of the flags byte
+	infoFixedLen = infoFlags + 1 + 4  // then chunkSize u32, then dest
+
+	maxEntries  = int64(^uint32(0)) // entries are addressed by a u32
+	wordBits    = 64                // bits per bitset word
+	maxSegValue = segWords * 8      // bytes of a full bitset segment
+	entryKeyLen = 4                 // entry u32 BE
+	segKeyLen   = entryKeyLen + 4   // entry u32 BE | segment u32 BE
+	intervalLen = 4                 // end entry u32 BE
+	partKeyLen  = 8                 // u64 BE
+)
 
 func encodeInfo(in *info) []byte {
 	b := make([]byte, infoFixedLen, infoFixedLen+len(in.dest))
 	b[0] = infoVersion
-	for i, v := range []int64{in.created, in.updated, in.files, in.totalBytes, in.doneBytes, in.totalChunks, in.doneChunks} {
+	for i, v := range [infoCounters]int64{in.created, in.updated, in.entries, in.files, in.totalBytes, in.doneBytes, in.totalChunks, in.doneChunks} {
 		binary.BigEndian.PutUint64(b[1+8*i:], uint64(v))
 	}
 	if in.finished {
-		b[57] = 1
+		b[infoFlags] |= flagFinished
 	}
-	binary.BigEndian.PutUint32(b[58:], in.chunkSize)
+	if in.pending {
+		b[infoFlags] |= flagPending
+	}
+	binary.BigEndian.PutUint32(b[infoFlags+1:], in.chunkSize)
 	return append(b, in.dest...)
 }
 
@@ -49,22 +74,27 @@ func decodeInfo(b []byte) (*info, error) {
 	if b[0] != infoVersion {
 		return nil, fmt.Errorf("%w: transfer record version %d", ErrCorrupt, b[0])
 	}
-	var v [7]int64
+	var v [infoCounters]int64
 	for i := range v {
 		v[i] = int64(binary.BigEndian.Uint64(b[1+8*i:]))
 		if i >= 2 && v[i] < 0 {
 			return nil, fmt.Errorf("%w: negative counter in transfer record", ErrCorrupt)
 		}
 	}
-	if b[57] > 1 {
-		return nil, fmt.Errorf("%w: finished flag %d", ErrCorrupt, b[57])
+	flags := b[infoFlags]
+	if flags&^flagsKnown != 0 {
+		return nil, fmt.Errorf("%w: transfer record flags %#x", ErrCorrupt, flags)
 	}
 	in := &info{
-		created: v[0], updated: v[1], files: v[2],
-		totalBytes: v[3], doneBytes: v[4], totalChunks: v[5], doneChunks: v[6],
-		finished:  b[57] == 1,
-		chunkSize: binary.BigEndian.Uint32(b[58:]),
+		created: v[0], updated: v[1], entries: v[2], files: v[3],
+		totalBytes: v[4], doneBytes: v[5], totalChunks: v[6], doneChunks: v[7],
+		finished:  flags&flagFinished != 0,
+		pending:   flags&flagPending != 0,
+		chunkSize: binary.BigEndian.Uint32(b[infoFlags+1:]),
 		dest:      string(b[infoFixedLen:]),
+	}
+	if in.entries > maxEntries {
+		return nil, fmt.Errorf("%w: %d entries in transfer record", ErrCorrupt, in.entries)
 	}
 	if in.doneBytes > in.totalBytes || in.doneChunks > in.totalChunks {
 		return nil, fmt.Errorf("%w: done counters exceed totals", ErrCorrupt)
@@ -87,30 +117,121 @@ func (in *info) transferInfo(root manifest.Hash) TransferInfo {
 	}
 }
 
-// chunkKey is the done/ key of a chunk: entry u32 BE | chunk u32 BE, so key
-// order is manifest order.
-func chunkKey(r ChunkRef) [8]byte {
-	var k [8]byte
-	binary.BigEndian.PutUint32(k[:4], r.Entry)
-	binary.BigEndian.PutUint32(k[4:], r.Chunk)
+// Bitset segments. A file's done set is cut into segments of segChunks
+// chunks, so that marking a batch of a huge file rewrites a few KiB, not the
+// file's whole set.
+const (
+	segShift  = 14
+	segChunks = 1 << segShift // chunks per segment
+	segWords  = segChunks / 64
+)
+
+// segKey is the chunks/ key of segment seg of entry: entry u32 BE | seg u32
+// BE, so key order is manifest order.
+func segKey(entry, seg uint32) []byte {
+	k := make([]byte, segKeyLen)
+	binary.BigEndian.PutUint32(k, entry)
+	binary.BigEndian.PutUint32(k[entryKeyLen:], seg)
 	return k
 }
 
-func decodeChunkKey(k []byte) (ChunkRef, error) {
-	if len(k) != 8 {
-		return ChunkRef{}, fmt.Errorf("%w: chunk key of %d bytes", ErrCorrupt, len(k))
+func decodeSegKey(k []byte) (entry, seg uint32, err error) {
+	if len(k) != segKeyLen {
+		return 0, 0, fmt.Errorf("%w: chunk set key of %d bytes", ErrCorrupt, len(k))
 	}
-	return ChunkRef{Entry: binary.BigEndian.Uint32(k), Chunk: binary.BigEndian.Uint32(k[4:])}, nil
+	seg = binary.BigEndian.Uint32(k[entryKeyLen:])
+	if uint64(seg) > uint64(^uint32(0))>>segShift {
+		return 0, 0, fmt.Errorf("%w: chunk set segment %d", ErrCorrupt, seg)
+	}
+	return binary.BigEndian.Uint32(k), seg, nil
 }
 
-func entryKey(e uint32) [4]byte {
-	var k [4]byte
-	binary.BigEndian.PutUint32(k[:], e)
-	return k
+// encodeSeg encodes the words of one segment (bit c%64 of word c/64 is
+// chunk seg*segChunks+c) as u64 BE words without the trailing zero words.
+// An empty set encodes to nil: its key is deleted, never stored empty.
+func encodeSeg(words []uint64) []byte {
+	n := len(words)
+	for n > 0 && words[n-1] == 0 {
+		n--
+	}
+	if n == 0 {
+		return nil
+	}
+	b := make([]byte, 8*n)
+	for i := range n {
+		binary.BigEndian.PutUint64(b[8*i:], words[i])
+	}
+	return b
+}
+
+// decodeSeg decodes a stored segment into words (len segWords), zeroing the
+// words the value leaves out. Only what encodeSeg produces is accepted.
+func decodeSeg(v []byte, words []uint64) error {
+	if len(v) == 0 || len(v)%8 != 0 || len(v) > maxSegValue {
+		return fmt.Errorf("%w: chunk set of %d bytes", ErrCorrupt, len(v))
+	}
+	n := len(v) / 8
+	for i := range n {
+		words[i] = binary.BigEndian.Uint64(v[8*i:])
+	}
+	if words[n-1] == 0 {
+		return fmt.Errorf("%w: chunk set with a trailing zero word", ErrCorrupt)
+	}
+	clear(words[n:segWords])
+	return nil
+}
+
+// segCount returns how many chunks the words of segment seg hold, and
+// their bytes, for a file of size bytes; bits past the file's last chunk
+// are not counted.
+func segCount(words []uint64, seg uint32, size int64, cs uint32) (chunks, bytes int64) {
+	n := manifest.ChunkCount(size, cs)
+	base := int64(seg) << segShift
+	for w, word := range words {
+		first := base + int64(w)*wordBits
+		if first >= n {
+			break
+		}
+		if rest := n - first; rest < wordBits {
+			word &= 1<<rest - 1
+		}
+		chunks += int64(bits.OnesCount64(word))
+	}
+	bytes = chunks * int64(cs)
+	// Every chunk but the last is full.
+	if last := n - 1; last >= base && last < base+segChunks {
+		i := last - base
+		if words[i/wordBits]&(1<<(i%wordBits)) != 0 {
+			bytes -= int64(cs) - manifest.ChunkLen(size, cs, last)
+		}
+	}
+	return chunks, bytes
+}
+
+func entryKey(e uint32) []byte {
+	return binary.BigEndian.AppendUint32(make([]byte, 0, entryKeyLen), e)
+}
+
+// interval is a run of complete entries [start, end).
+type interval struct{ start, end uint64 }
+
+func encodeEnd(end uint64) []byte {
+	return binary.BigEndian.AppendUint32(make([]byte, 0, intervalLen), uint32(end))
+}
+
+func decodeInterval(k, v []byte) (interval, error) {
+	if len(k) != entryKeyLen || len(v) != intervalLen {
+		return interval{}, fmt.Errorf("%w: complete interval of %d+%d bytes", ErrCorrupt, len(k), len(v))
+	}
+	iv := interval{uint64(binary.BigEndian.Uint32(k)), uint64(binary.BigEndian.Uint32(v))}
+	if iv.end <= iv.start {
+		return interval{}, fmt.Errorf("%w: complete interval [%d, %d)", ErrCorrupt, iv.start, iv.end)
+	}
+	return iv, nil
 }
 
 func partKey(seq uint64) []byte {
-	return binary.BigEndian.AppendUint64(nil, seq)
+	return binary.BigEndian.AppendUint64(make([]byte, 0, partKeyLen), seq)
 }
 
 // cacheRec is one hash cache record.

@@ -48,7 +48,7 @@ func TestResumeLogCrashChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Begin(m.Root(), m, "/crash"); err != nil {
+	if err := l.Begin(m, "/crash"); err != nil {
 		t.Fatal(err)
 	}
 	fmt.Println("ready")
@@ -153,4 +153,78 @@ func runCrashChild(t *testing.T, path string, start, killAfter int) int {
 		t.Fatalf("child was not killed by SIGKILL: %v", err)
 	}
 	return last
+}
+
+// The Begin crash test kills a child in the middle of Begin, once some
+// batches of manifest parts are committed.
+const envBeginCrashDB = "PCP_STORE_BEGIN_CRASH_DB"
+
+// beginCrashManifest is the manifest of the Begin crash test; its reader
+// stalls after stallAt bytes if stall is set.
+func beginCrashManifest(t *testing.T) *synthManifest {
+	s := newSynthManifest(t, 1500, 100) // ~10.5 MB
+	s.stallAt = 2*partsPerTx*maxPart + 1000
+	return s
+}
+
+// TestBeginCrashChild is the child; it does nothing unless run by
+// TestBeginCrashKilled.
+func TestBeginCrashChild(t *testing.T) {
+	path := os.Getenv(envBeginCrashDB)
+	if path == "" {
+		t.Skip("child of TestBeginCrashKilled")
+	}
+	s := beginCrashManifest(t)
+	s.stall = func() error {
+		fmt.Println("stalled") // after two batches were committed
+		select {}
+	}
+	l, err := OpenResumeLog(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Fatal(l.Begin(s, "/crash"))
+}
+
+func TestBeginCrashKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns a process")
+	}
+	path := logPath(t)
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestBeginCrashChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), envBeginCrashDB+"="+path)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	for sc.Scan() && sc.Text() != "stalled" {
+		t.Logf("child: %s", sc.Text())
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Fatalf("child was not killed by SIGKILL: %v", cmd.ProcessState)
+	}
+
+	s := beginCrashManifest(t)
+	l := openLog(t, path, ResumeLogOptions{})
+	rt := raw(t, l, s.Root())
+	if rt.info == nil || !rt.info.pending || len(rt.batches) < 2 {
+		t.Fatalf("after SIGKILL: info %+v, batches %v; want a pending transfer with 2 batches", rt.info, rt.batches)
+	}
+	checkInvisible(t, l, s.Root())
+	begin(t, l, s, "/crash")
+	if back := readBack(t, l, s.Root()); len(back.Entries) != s.Len() {
+		t.Fatalf("%d entries read back, want %d", len(back.Entries), s.Len())
+	}
+	if info, err := l.Info(s.Root()); err != nil || info.Files != s.Files() {
+		t.Fatalf("Info = %+v, %v", info, err)
+	}
 }

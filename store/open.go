@@ -22,6 +22,9 @@ var (
 	ErrBadRef = errors.New("store: reference outside the manifest")
 	// ErrRootMismatch: the manifest given to Begin does not hash to the root.
 	ErrRootMismatch = errors.New("store: manifest does not match root")
+	// ErrNotBegun: MarkDone, Forget or MarkFileComplete on a transfer that
+	// is in the log but was not begun (Begin) by this handle.
+	ErrNotBegun = errors.New("store: transfer not begun by this handle")
 	// ErrCorrupt: a stored record cannot be decoded or fails its check.
 	ErrCorrupt = errors.New("store: corrupt record")
 )

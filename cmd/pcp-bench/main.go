@@ -42,7 +42,9 @@ func main() {
 	}
 	dir := flag.String("dir", "", "work directory (default: a new temp dir, removed after)")
 	sizeMiB := flag.Int64("size", 1024, "size of the large files in MiB")
-	only := flag.String("only", "random,text,small,resume", "workloads to run (also: streams, a sweep of 1/2/4/8 streams on the random file; many, 100k files of 100 B)")
+	manyN := flag.Int("many", 100_000, "files of 100 B in the many workload")
+	links := flag.Bool("links", false, "many: make the files hard links to 100 distinct ones (creating a million inodes takes long; the receiver still writes every file)")
+	only := flag.String("only", "random,text,small,resume", "workloads to run (also: streams, a sweep of 1/2/4/8 streams on the random file; many, -many files of 100 B)")
 	flag.Parse()
 	if *dir == "" {
 		d, err := os.MkdirTemp("", "pcp-bench-")
@@ -91,9 +93,13 @@ func main() {
 			row(fmt.Sprintf("pcp 10k x 4 KiB (%.2f s)", r.elapsed.Seconds()), mb(10_000*4096, r.elapsed), r.sRSS, r.rRSS)
 		case "many":
 			many := filepath.Join(*dir, "many")
-			writeSmall(many, 100_000, 100)
+			if *links {
+				writeLinks(many, *manyN, 100)
+			} else {
+				writeSmall(many, *manyN, 100)
+			}
 			r := transfer(many, filepath.Join(*dir, "out-many"), nil)
-			row(fmt.Sprintf("pcp 100k x 100 B (%.1f s)", r.elapsed.Seconds()), mb(100_000*100, r.elapsed), r.sRSS, r.rRSS)
+			row(fmt.Sprintf("pcp %dk x 100 B (%.1f s)", *manyN/1000, r.elapsed.Seconds()), mb(int64(*manyN)*100, r.elapsed), r.sRSS, r.rRSS)
 			os.RemoveAll(many)
 		case "resume":
 			out := filepath.Join(*dir, "out-resume")
@@ -213,7 +219,12 @@ func child(role string) {
 	ctx := context.Background()
 	switch role {
 	case "send":
+		cache := ""
+		if d := os.Getenv("PCP_BENCH_HASHCACHE"); d != "" { // as cmd/pcp does by default
+			cache = filepath.Join(d, "hashcache.db")
+		}
 		_, err := engine.Send(ctx, engine.SendOptions{Paths: []string{os.Getenv("PCP_BENCH_SRC")}, Passphrase: pass, Network: net,
+			HashCachePath: cache,
 			Events: func(e engine.Event) {
 				if l, ok := e.(engine.ListeningEvent); ok {
 					out.Encode(map[string][]string{"addrs": l.Addrs})
@@ -353,6 +364,19 @@ func writeSmall(dir string, n, size int) {
 		}
 		rand.Read(buf)
 		check(os.WriteFile(filepath.Join(d, fmt.Sprintf("f%05d", i)), buf, 0o644))
+	}
+	settle()
+}
+
+// writeLinks is writeSmall with hard links to the first 100 files.
+func writeLinks(dir string, n, size int) {
+	writeSmall(dir, min(n, 100), size)
+	for i := 100; i < n; i++ {
+		d := filepath.Join(dir, fmt.Sprintf("d%03d", i/100))
+		if i%100 == 0 {
+			check(os.MkdirAll(d, 0o755))
+		}
+		check(os.Link(filepath.Join(dir, "d000", fmt.Sprintf("f%05d", i%100)), filepath.Join(d, fmt.Sprintf("f%05d", i))))
 	}
 	settle()
 }

@@ -71,12 +71,13 @@ func shorten(s string, n int) string {
 	return "…" + string(r[len(r)-n+1:])
 }
 
-// listNames joins names, at most max of them, then "and N more".
-func listNames(names []string, max int) string {
-	if len(names) <= max {
+// listNames shows up to max of names, the first of total names.
+func listNames(names []string, total, max int) string {
+	if total <= max && len(names) == total {
 		return strings.Join(names, ", ")
 	}
-	return fmt.Sprintf("%s and %d more", strings.Join(names[:max], ", "), len(names)-max)
+	k := min(max, len(names))
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:k], ", "), total-k)
 }
 
 // plural returns "1 file" or "3 files" ("directory": "directories").

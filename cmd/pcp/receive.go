@@ -154,17 +154,18 @@ func (u *ui) offer(o engine.Offer, dest string) {
 	u.jsonLocked("offer", map[string]any{
 		"root": o.Root, "top_level": nonNil(o.TopLevel), "files": o.Files, "dirs": o.Dirs, "bytes": o.TotalBytes,
 		"present_bytes": o.PresentBytes, "resume_bytes": o.ResumeBytes, "conflicts": nonNil(o.Conflicts),
+		"top_level_count": o.TopLevelCount, "conflict_count": o.ConflictCount,
 		"peer": o.Peer, "path": o.Path, "dest": dest,
 	})
 	if u.mode == modeJSON {
-		fmt.Fprintf(u.errw, "Offer: %s (%s, %s) into %s\n", listNames(o.TopLevel, 5),
+		fmt.Fprintf(u.errw, "Offer: %s (%s, %s) into %s\n", listNames(o.TopLevel, o.TopLevelCount, 5),
 			plural(int64(o.Files), "file"), humanBytes(o.TotalBytes), dest)
 		return
 	}
 	u.clearBars()
 	w := u.out
 	fmt.Fprintf(w, "Offer from %s (%s):\n", shortPeer(o.Peer), orUnknown(o.Path))
-	fmt.Fprintf(w, "    %s\n", listNames(o.TopLevel, 8))
+	fmt.Fprintf(w, "    %s\n", listNames(o.TopLevel, o.TopLevelCount, 8))
 	fmt.Fprintf(w, "    %s, %s", plural(int64(o.Files), "file"), humanBytes(o.TotalBytes))
 	if o.Dirs > 0 {
 		fmt.Fprintf(w, ", %s", plural(int64(o.Dirs), "directory"))
@@ -177,8 +178,8 @@ func (u *ui) offer(o engine.Offer, dest string) {
 		}
 		fmt.Fprintln(w)
 	}
-	if len(o.Conflicts) > 0 {
-		fmt.Fprintf(w, "    will replace %s that differ: %s\n", plural(int64(len(o.Conflicts)), "file"), listNames(o.Conflicts, 5))
+	if o.ConflictCount > 0 {
+		fmt.Fprintf(w, "    will replace %s that differ: %s\n", plural(int64(o.ConflictCount), "file"), listNames(o.Conflicts, o.ConflictCount, 5))
 	}
 	fmt.Fprintf(w, "    into %s\n", dest)
 }
