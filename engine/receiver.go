@@ -144,6 +144,9 @@ func (r *receiver) run(ctx context.Context, op streamOpener) error {
 	close(r.ready)
 	cerr := <-cmDone
 	r.files.closeAll()
+	if testHookRunDone != nil {
+		testHookRunDone(r)
+	}
 	if cerr != nil {
 		return cerr
 	}
@@ -161,6 +164,9 @@ func (r *receiver) run(ctx context.Context, op streamOpener) error {
 	}
 	return r.rlog.Finish(r.root)
 }
+
+// testHookRunDone, when set (by tests), sees the receiver after its run.
+var testHookRunDone func(*receiver)
 
 // feedAhead is how many chunk refs the feeder prepares ahead of the streams.
 const feedAhead = 1024
@@ -292,7 +298,7 @@ func (r *receiver) runStream(ctx context.Context, s io.ReadWriteCloser, batchByt
 		defer close(sendDone)
 		buf := make([]byte, 0, 2+8*batchRefs)
 		for {
-			batch, bytes := r.q.take(gctx, batchRefs, batchBytes, r.refLen)
+			batch, bytes := r.q.take(gctx, batchRefs, batchBytes, r.cost)
 			if batch == nil {
 				return gctx.Err() // nil when the queue is drained
 			}
@@ -385,7 +391,7 @@ func (r *receiver) runStream(ctx context.Context, s io.ReadWriteCloser, batchByt
 			mu.Unlock()
 			r.wire.Add(int64(len(data)))
 			ok, err := r.accept(h, data, &raw, dec)
-			r.window.Release(r.refLen(want))
+			r.window.Release(r.cost(want))
 			if err != nil {
 				return err
 			}
@@ -408,7 +414,7 @@ func (r *receiver) runStream(ctx context.Context, s io.ReadWriteCloser, batchByt
 	if len(left) > 0 {
 		var bytes int64
 		for _, ref := range left {
-			bytes += r.refLen(ref)
+			bytes += r.cost(ref)
 		}
 		r.window.Release(bytes)
 		r.q.requeue(left)
@@ -429,6 +435,19 @@ func (r *receiver) refLen(ref wire.Ref) int64 {
 	}
 	return manifest.ChunkLen(e.Size, r.cs, int64(ref.Chunk))
 }
+
+// minRefCost is the least a chunk ref weighs in the in-flight window. The
+// window bounds the receiver's memory, and what a ref in flight costs is
+// bookkeeping (the pending list, the file it opens in the fileTable) as
+// well as its bytes: charged only its bytes, a tree of 100-byte files put
+// 300,000 refs in flight in a 32 MiB window, and their bookkeeping grew
+// the receiver's heap by 20 MiB. At 4 KiB the default window holds at most
+// 8,192 refs, 32 request batches: still deep enough to keep every stream
+// busy (files of 4 KiB and up are charged their size as before).
+const minRefCost = 4 << 10
+
+// cost is what ref weighs in the in-flight window.
+func (r *receiver) cost(ref wire.Ref) int64 { return max(r.refLen(ref), minRefCost) }
 
 // abort resets s if it can be reset, and closes it otherwise.
 func abort(s io.ReadWriteCloser) {
@@ -629,6 +648,7 @@ type fileTable struct {
 	r    *receiver
 	mu   sync.Mutex
 	open map[int]*openFile
+	peak int // the most files open at once (tests assert the bound)
 }
 
 type openFile struct {
@@ -645,6 +665,7 @@ func newFileTable(r *receiver) *fileTable {
 func (t *fileTable) expect(i int, n int64) {
 	t.mu.Lock()
 	t.open[i] = &openFile{writeLeft: n, syncLeft: n}
+	t.peak = max(t.peak, len(t.open))
 	t.mu.Unlock()
 }
 
