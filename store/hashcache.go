@@ -18,6 +18,17 @@ import (
 // refreshes) that triggers a write transaction.
 const DefaultCacheBatch = 4096
 
+// dropEvery is how many reads of the file (lookups that miss the pending
+// records, records a Prune scans) may go between two drops of its mapped
+// pages (dropMapped). Every page a read touches stays mapped, and counts in
+// the process's RSS, until dropped: without the drops, looking up a million
+// records left the whole 350 MiB file resident. Measured on this machine
+// kind with a million records: lookups in path order (a re-walk) cost
+// 4.5 µs each with drops every 128 against 1.9 µs without, random ones
+// 33 µs against 3.6 µs (each re-faults its path from the page cache); the
+// file's resident pages stay under 11 MiB instead of 339.
+var dropEvery = 128
+
 // touchAfter is how stale a hit's lastUsed must be before the hit rewrites
 // it: an hour, so a re-walk does not rewrite every record.
 const touchAfter = time.Hour
@@ -61,6 +72,7 @@ type HashCache struct {
 	err     error
 	closed  bool
 	stats   HashCacheStats
+	reads   int // reads of the file since its pages were last dropped
 }
 
 var _ manifest.HashCache = (*HashCache)(nil)
@@ -143,13 +155,16 @@ func (c *HashCache) Lookup(k manifest.FileKey) ([]manifest.Hash, bool) {
 		if v == nil {
 			return nil
 		}
-		r, err := decodeCacheRec(v, true)
+		r, err := decodeCacheRec(v, true) // copies: nothing points into the mapping
 		if err != nil {
 			return err
 		}
 		rec = r
 		return nil
 	})
+	if c.reads++; c.reads >= dropEvery {
+		c.dropMappedLocked()
+	}
 	if err != nil {
 		c.log.Debug("hash cache: unreadable record", "path", key, "err", err)
 	}
@@ -227,6 +242,7 @@ func (c *HashCache) flushLocked() error {
 	n := len(c.pending) + len(c.touched)
 	clear(c.pending)
 	clear(c.touched)
+	c.dropMappedLocked()
 	if err != nil {
 		err = fmt.Errorf("store: hash cache: writing %d records: %w", n, err)
 		c.err = err
@@ -235,6 +251,18 @@ func (c *HashCache) flushLocked() error {
 	}
 	c.stats.Commits++
 	return nil
+}
+
+// dropMappedLocked drops the file's pages from the process's mapping (Linux;
+// see dropMapped): those the last reads mapped, and those the B+tree
+// writes of a flush read. It needs a read transaction, during which bbolt
+// cannot remap the file.
+func (c *HashCache) dropMappedLocked() {
+	c.reads = 0
+	c.db.View(func(tx *bolt.Tx) error {
+		dropMapped(tx)
+		return nil
+	})
 }
 
 // Flush writes pending records now, in one transaction.
@@ -279,38 +307,56 @@ func (c *HashCache) Prune(olderThan time.Time) (int, error) {
 		return 0, err
 	}
 	cut := olderThan.UnixNano()
-	var stale [][]byte
-	err := c.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketHashes).ForEach(func(k, v []byte) error {
-			r, err := decodeCacheRec(v, false)
-			if err != nil || r.lastUsed < cut {
-				stale = append(stale, append([]byte(nil), k...))
-			}
-			return nil
-		})
-	})
-	if err != nil {
-		return 0, fmt.Errorf("store: hash cache prune: %w", err)
-	}
+	// Scan and delete in rounds of at most pruneBatch stale keys, so the
+	// keys held are bounded however large the cache; the scan drops the
+	// pages it mapped as it goes (see dropEvery).
 	deleted := 0
-	for len(stale) > 0 {
-		part := stale[:min(len(stale), pruneBatch)]
-		stale = stale[len(part):]
-		err := c.db.Update(func(tx *bolt.Tx) error {
-			b := tx.Bucket(bucketHashes)
-			for _, k := range part {
-				if err := b.Delete(k); err != nil {
-					return err
+	var from []byte
+	for {
+		var stale [][]byte
+		var next []byte
+		err := c.db.View(func(tx *bolt.Tx) error {
+			cur := tx.Bucket(bucketHashes).Cursor()
+			n := 0
+			k, v := cur.First()
+			if from != nil {
+				k, v = cur.Seek(from)
+			}
+			for ; k != nil; k, v = cur.Next() {
+				if len(stale) == pruneBatch {
+					next = append([]byte(nil), k...)
+					break
+				}
+				if r, err := decodeCacheRec(v, false); err != nil || r.lastUsed < cut {
+					stale = append(stale, append([]byte(nil), k...))
+				}
+				if n++; n%dropEvery == 0 {
+					dropMapped(tx)
 				}
 			}
+			dropMapped(tx)
 			return nil
 		})
+		if err == nil && len(stale) > 0 {
+			err = c.db.Update(func(tx *bolt.Tx) error {
+				b := tx.Bucket(bucketHashes)
+				for _, k := range stale {
+					if err := b.Delete(k); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		}
 		if err != nil {
 			return deleted, fmt.Errorf("store: hash cache prune: %w", err)
 		}
-		deleted += len(part)
+		deleted += len(stale)
+		if next == nil {
+			return deleted, nil
+		}
+		from = next
 	}
-	return deleted, nil
 }
 
 // Close flushes pending records and closes the file. Further Stores are
