@@ -42,12 +42,15 @@ vet:
 	$(GO) vet $(PKGS)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt needed"; exit 1; }
 
-# Short fuzzing runs of every decoder.
+# Short fuzzing runs of every fuzz target in the module (FUZZTIME each).
+FUZZTIME ?= 30s
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 30s ./manifest
-	$(GO) test -run '^$$' -fuzz '^FuzzValidatePath$$' -fuzztime 30s ./manifest
-	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime 30s ./engine/wire
-	$(GO) test -run '^$$' -fuzz '^FuzzHandshake' -fuzztime 30s ./auth
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$f"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
 
 bench:
 	$(GO) run ./cmd/pcp-bench
