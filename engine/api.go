@@ -100,7 +100,7 @@ type ReceiveOptions struct {
 // Defaults, chosen by benchmark (see doc.go).
 const (
 	DefaultStreams     = 4
-	DefaultMaxInFlight = 32 << 20
+	DefaultMaxInFlight = 16 << 20
 	DefaultPatience    = 3 * time.Minute
 
 	// MemoryLimit is the soft limit (runtime/debug.SetMemoryLimit) a pcp

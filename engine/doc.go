@@ -43,8 +43,15 @@
 // DefaultStreams = 4 and 1 MiB chunks follow the end-to-end measurements in
 // the project's performance notes (4 streams over TCP+TLS+yamux: 676 MB/s
 // against 665 for 1 and 680 for 8; 1 MiB chunks against 531/565 MB/s for
-// 256 KiB/4 MiB). DefaultMaxInFlight = 32 MiB keeps each of 4 streams two
-// 4 MiB request batches deep. `make bench` measures the current figures.
+// 256 KiB/4 MiB). DefaultMaxInFlight = 16 MiB keeps each of 4 streams two
+// 2 MiB request batches deep. It was 32 MiB, but the requested bytes wait
+// in yamux's stream buffers on the Go heap whenever the receiver writes
+// slower than the sender reads (small files: a file creation each), and
+// 32 MiB of them plus the engine's own ~10 MiB pushed the heap into
+// MemoryLimit: the collector ran without pause (10k x 4 KiB: receiver RSS
+// 66 MiB, a fifth of its CPU in GC). At 16 MiB the receiver peaks near
+// 48 MiB and 1 GiB random is no slower (pcp-bench, PCP_BENCH_WINDOW_MIB).
+// `make bench` measures the current figures.
 //
 // # Resume and reconnect
 //

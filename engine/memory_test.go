@@ -77,9 +77,9 @@ func offerHeap(t *testing.T, n int) uint64 {
 		t.Fatalf("received %d files, %d bytes; want %d, %d", sum.Files, sum.FetchedBytes, n, n*100)
 	}
 	// Files in flight are bounded by the window (each ref weighs at least
-	// minRefCost: 8,192 refs in the default window) plus what waits to be
+	// minRefCost: 4,096 refs in the default window) plus what waits to be
 	// committed (the commit and ready channels, one commit batch) and what
-	// the feeder prepared ahead (feedAhead refs): 11,521 in all. Charged
+	// the feeder prepared ahead (feedAhead refs): 7,425 in all. Charged
 	// only their 100 bytes, every file of the tree was in flight at once.
 	const bound = 16_384
 	t.Logf("%d files: at most %d in flight at once (bound %d)", n, peakOpen, bound)

@@ -442,7 +442,7 @@ func (r *receiver) refLen(ref wire.Ref) int64 {
 // well as its bytes: charged only its bytes, a tree of 100-byte files put
 // 300,000 refs in flight in a 32 MiB window, and their bookkeeping grew
 // the receiver's heap by 20 MiB. At 4 KiB the default window holds at most
-// 8,192 refs, 32 request batches: still deep enough to keep every stream
+// 4,096 refs, 16 request batches: still deep enough to keep every stream
 // busy (files of 4 KiB and up are charged their size as before).
 const minRefCost = 4 << 10
 
