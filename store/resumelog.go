@@ -145,6 +145,19 @@ func sub(b *bolt.Bucket, name []byte) (*bolt.Bucket, error) {
 	return s, nil
 }
 
+// entryBucket returns the sub-bucket name of root's transfer, after checking
+// that entry is one of its entries.
+func entryBucket(tx *bolt.Tx, root manifest.Hash, entry uint32, name []byte) (*bolt.Bucket, error) {
+	b, in, err := transfer(tx, root)
+	if err != nil {
+		return nil, err
+	}
+	if int64(entry) >= in.entries {
+		return nil, fmt.Errorf("%w: entry %d of %d", ErrBadRef, entry, in.entries)
+	}
+	return sub(b, name)
+}
+
 func getInfo(b *bolt.Bucket) (*info, error) {
 	return decodeInfo(b.Get(keyInfo))
 }
@@ -685,14 +698,7 @@ func fileSet(chunks *bolt.Bucket, entry uint32, size int64, cs uint32, drop bool
 func (l *ResumeLog) DoneChunks(root manifest.Hash, entry uint32) ([]uint64, error) {
 	var out []uint64
 	err := l.db.View(func(tx *bolt.Tx) error {
-		b, in, err := transfer(tx, root)
-		if err != nil {
-			return err
-		}
-		if int64(entry) >= in.entries {
-			return fmt.Errorf("%w: entry %d of %d", ErrBadRef, entry, in.entries)
-		}
-		chunks, err := sub(b, bucketChunks)
+		chunks, err := entryBucket(tx, root, entry, bucketChunks)
 		if err != nil {
 			return err
 		}
@@ -993,14 +999,7 @@ func removeComplete(complete *bolt.Bucket, e uint32) error {
 func (l *ResumeLog) IsComplete(root manifest.Hash, entry uint32) (bool, error) {
 	var ok bool
 	err := l.db.View(func(tx *bolt.Tx) error {
-		b, in, err := transfer(tx, root)
-		if err != nil {
-			return err
-		}
-		if int64(entry) >= in.entries {
-			return fmt.Errorf("%w: entry %d of %d", ErrBadRef, entry, in.entries)
-		}
-		complete, err := sub(b, bucketComplete)
+		complete, err := entryBucket(tx, root, entry, bucketComplete)
 		if err != nil {
 			return err
 		}
