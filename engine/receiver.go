@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/bits"
 	"os"
 	"strconv"
 	"sync"
@@ -443,11 +444,29 @@ func (r *receiver) refLen(ref wire.Ref) int64 {
 // 300,000 refs in flight in a 32 MiB window, and their bookkeeping grew
 // the receiver's heap by 20 MiB. At 4 KiB the default window holds at most
 // 4,096 refs, 16 request batches: still deep enough to keep every stream
-// busy (files of 4 KiB and up are charged their size as before).
+// busy.
 const minRefCost = 4 << 10
 
-// cost is what ref weighs in the in-flight window.
-func (r *receiver) cost(ref wire.Ref) int64 { return max(r.refLen(ref), minRefCost) }
+// yamuxMessage is go-yamux's largest data frame (Config.MaxMessageSize).
+const yamuxMessage = 64 << 10
+
+// cost is what ref weighs in the in-flight window: the heap its chunk can
+// occupy while it waits in the stream's receive buffer, which is where
+// requested chunks wait when this receiver writes slower than the sender
+// sends (small files: a file creation each). yamux holds each received
+// frame in a pool buffer rounded up to a power of two, and a chunk frame
+// is the chunk plus its header: a 4 KiB chunk takes an 8 KiB buffer.
+// Charged its bare 4 KiB, a 16 MiB window of them held up to 32 MiB of
+// buffers, and the receiver of 10k x 4 KiB files peaked at 61-68 MiB.
+// Chunks of 64 KiB and more travel in frames of 64 KiB (a power of two):
+// their bytes are their cost.
+func (r *receiver) cost(ref wire.Ref) int64 {
+	n := r.refLen(ref) + chunkFrameHead
+	if n < yamuxMessage {
+		n = 1 << bits.Len64(uint64(n-1)) // the pool's buffer
+	}
+	return max(n, minRefCost)
+}
 
 // abort resets s if it can be reset, and closes it otherwise.
 func abort(s io.ReadWriteCloser) {
