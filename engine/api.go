@@ -95,6 +95,9 @@ type ReceiveOptions struct {
 
 	// stall, set only by this package's tests, replaces stallTimeout.
 	stall time.Duration
+	// runDone, set only by this package's tests, sees the receiver after
+	// its run.
+	runDone func(*receiver)
 }
 
 // Defaults, chosen by benchmark (see doc.go).

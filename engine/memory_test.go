@@ -53,12 +53,11 @@ func offerHeap(t *testing.T, n int) uint64 {
 	ro.ResumeLogPath = filepath.Join(dir, "state", "resume.db")
 	var heap uint64
 	peakOpen := -1
-	testHookRunDone = func(r *receiver) {
+	ro.runDone = func(r *receiver) {
 		r.files.mu.Lock()
 		peakOpen = r.files.peak
 		r.files.mu.Unlock()
 	}
-	defer func() { testHookRunDone = nil }()
 	ro.Confirm = func(o Offer) bool {
 		runtime.GC()
 		var ms runtime.MemStats

@@ -145,8 +145,8 @@ func (r *receiver) run(ctx context.Context, op streamOpener) error {
 	close(r.ready)
 	cerr := <-cmDone
 	r.files.closeAll()
-	if testHookRunDone != nil {
-		testHookRunDone(r)
+	if r.opts.runDone != nil {
+		r.opts.runDone(r)
 	}
 	if cerr != nil {
 		return cerr
@@ -165,9 +165,6 @@ func (r *receiver) run(ctx context.Context, op streamOpener) error {
 	}
 	return r.rlog.Finish(r.root)
 }
-
-// testHookRunDone, when set (by tests), sees the receiver after its run.
-var testHookRunDone func(*receiver)
 
 // feedAhead is how many chunk refs the feeder prepares ahead of the streams.
 const feedAhead = 1024
