@@ -1,0 +1,113 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
+
+	"github.com/pcp-p2p/pcp/engine/p2p"
+	"github.com/pcp-p2p/pcp/engine/wire"
+)
+
+// p2pOpener opens data streams to the authenticated sender, re-dialing with
+// backoff for up to patience when the connection is lost.
+type p2pOpener struct {
+	h        host.Host
+	info     peer.AddrInfo
+	session  [32]byte
+	patience time.Duration
+	events   func(Event)
+	log      *slog.Logger
+
+	mu        sync.Mutex
+	downSince time.Time
+	attempts  int
+}
+
+func (o *p2pOpener) openData(ctx context.Context) (io.ReadWriteCloser, error) {
+	backoff := 250 * time.Millisecond
+	for {
+		s, err := o.open(ctx)
+		if err == nil {
+			o.mu.Lock()
+			o.downSince = time.Time{}
+			o.mu.Unlock()
+			return s, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		var re *wire.RemoteError
+		if errors.As(err, &re) {
+			return nil, err
+		}
+		o.mu.Lock()
+		if o.downSince.IsZero() {
+			o.downSince = time.Now()
+		}
+		down := time.Since(o.downSince)
+		o.attempts++
+		n := o.attempts
+		o.mu.Unlock()
+		if down > o.patience {
+			return nil, fmt.Errorf("%w: sender unreachable for %v: %v", ErrInterrupted, down.Round(time.Second), err)
+		}
+		emit(o.events, ReconnectingEvent{Attempt: n, Err: err})
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		backoff = min(backoff*2, 5*time.Second)
+		if sw, ok := o.h.Network().(*swarm.Swarm); ok {
+			sw.Backoff().Clear(o.info.ID)
+		}
+	}
+}
+
+func (o *p2pOpener) better(s io.ReadWriteCloser) bool {
+	ns, ok := s.(network.Stream)
+	return ok && p2p.IsRelayed(ns.Conn()) && p2p.PathOf(o.h, o.info.ID) == p2p.PathDirect
+}
+
+func (o *p2pOpener) open(ctx context.Context) (network.Stream, error) {
+	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	s, err := openStream(cctx, o.h, o.info.ID, wire.Open{Kind: wire.KindData, Session: o.session})
+	if err != nil {
+		return nil, err
+	}
+	if o.log.Enabled(ctx, slog.LevelDebug) {
+		var conns []string
+		for _, c := range o.h.Network().ConnsToPeer(o.info.ID) {
+			conns = append(conns, fmt.Sprintf("%s relayed=%v limited=%v", c.RemoteMultiaddr(), p2p.IsRelayed(c), c.Stat().Limited))
+		}
+		o.log.Debug("data stream opened", "conn", s.Conn().RemoteMultiaddr(), "relayed", p2p.IsRelayed(s.Conn()), "conns", conns)
+	}
+	return s, nil
+}
+
+// finish tells the sender that everything arrived, and waits briefly for
+// its acknowledgement.
+func (o *p2pOpener) finish(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	s, err := o.open(ctx)
+	if err != nil {
+		return
+	}
+	defer s.Close()
+	_ = s.SetDeadline(time.Now().Add(10 * time.Second))
+	if wire.WriteFrame(s, wire.TDone, nil) == nil {
+		_, _ = wire.NewReader(s).Expect(wire.TDoneAck)
+	}
+}

@@ -1,0 +1,359 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/peerstore"
+
+	"github.com/pcp-p2p/pcp/auth"
+	"github.com/pcp-p2p/pcp/discovery"
+	"github.com/pcp-p2p/pcp/engine/p2p"
+	"github.com/pcp-p2p/pcp/engine/wire"
+	"github.com/pcp-p2p/pcp/manifest"
+	"github.com/pcp-p2p/pcp/store"
+)
+
+// authPeer is a sender that passed PAKE.
+type authPeer struct {
+	info    peer.AddrInfo
+	source  string
+	session *auth.Session
+	ctl     network.Stream
+}
+
+// findSender tries candidates from discovery (or the direct addresses) until
+// one passes PAKE. Candidates that fail authentication are not tried again.
+func findSender(ctx context.Context, h host.Host, opts ReceiveOptions, log *slog.Logger) (*authPeer, error) {
+	timeout := opts.Network.FindTimeout
+	if timeout == 0 {
+		timeout = 2 * time.Minute
+	}
+	fctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cands := make(chan discovery.Candidate, 16)
+	if len(opts.Network.Direct) > 0 {
+		infos, err := p2p.ParseAddrInfos(opts.Network.Direct)
+		if err != nil {
+			return nil, fmt.Errorf("--direct: %w", err)
+		}
+		for _, in := range infos {
+			cands <- discovery.Candidate{Info: in, Source: "direct"}
+		}
+	} else if opts.Network.NoDiscovery {
+		return nil, fmt.Errorf("%w: discovery is off and no direct address was given", ErrPeerNotFound)
+	} else {
+		dopts, err := discoveryOptions(opts.Network, log)
+		if err != nil {
+			return nil, err
+		}
+		ch, err := discovery.Find(fctx, h, opts.Passphrase.Channel(), dopts)
+		if err != nil {
+			return nil, err
+		}
+		cands = make(chan discovery.Candidate)
+		go func() {
+			for c := range ch {
+				select {
+				case cands <- c:
+				case <-fctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	// With a known relay, every candidate can also be reached through it at
+	// once, even before its own record lists a relay address.
+	circuits, err := relayCircuits(opts.Network.Relays)
+	if err != nil {
+		return nil, err
+	}
+	tried := map[peer.ID]int{}
+	var authErr error
+	var grace <-chan time.Time
+	for {
+		select {
+		case c := <-cands:
+			if c.Info.ID == h.ID() || tried[c.Info.ID] < 0 || tried[c.Info.ID] >= 3 {
+				continue
+			}
+			tried[c.Info.ID]++
+			c.Info.Addrs = append(c.Info.Addrs, circuits...)
+			emit(opts.Events, PeerFoundEvent{Peer: c.Info.ID.String(), Source: c.Source})
+			ap, err := tryCandidate(fctx, h, c, opts.Passphrase)
+			if err == nil {
+				return ap, nil
+			}
+			log.Debug("candidate failed", "peer", c.Info.ID, "source", c.Source, "err", err)
+			if errors.Is(err, auth.ErrWrongPassphrase) || errors.Is(err, auth.ErrHandshake) {
+				tried[c.Info.ID] = -1
+				emit(opts.Events, AuthFailedEvent{Peer: c.Info.ID.String(), Failures: 1, Err: err})
+				if authErr == nil {
+					authErr = err
+					// Another sender may share the channel; give it a moment.
+					grace = time.After(3 * time.Second)
+				}
+			}
+		case <-grace:
+			return nil, authErr
+		case <-fctx.Done():
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			if authErr != nil {
+				return nil, authErr
+			}
+			return nil, fmt.Errorf("%w within %v", ErrPeerNotFound, timeout)
+		}
+	}
+}
+
+func tryCandidate(ctx context.Context, h host.Host, c discovery.Candidate, pass auth.Passphrase) (*authPeer, error) {
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := h.Connect(cctx, c.Info); err != nil {
+		return nil, err
+	}
+	s, err := openStream(cctx, h, c.Info.ID, wire.Open{Kind: wire.KindControl})
+	if err != nil {
+		return nil, err
+	}
+	sess, err := auth.Handshake(cctx, s, auth.Config{
+		Role:       auth.RoleReceiver,
+		Passphrase: pass,
+		LocalID:    []byte(h.ID()),
+		RemoteID:   []byte(c.Info.ID),
+	})
+	if err != nil {
+		s.Reset()
+		return nil, err
+	}
+	// Keep the sender's addresses for re-dialing after a drop.
+	h.Peerstore().AddAddrs(c.Info.ID, c.Info.Addrs, peerstore.PermanentAddrTTL)
+	h.Peerstore().AddAddrs(c.Info.ID, h.Peerstore().Addrs(c.Info.ID), peerstore.PermanentAddrTTL)
+	return &authPeer{info: c.Info, source: c.Source, session: sess, ctl: s}, nil
+}
+
+// Receive finds the sender, authenticates, shows the offer and fetches what
+// is missing into opts.Dest.
+func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
+	log := discard(opts.Logger)
+	start := time.Now()
+	if opts.Passphrase.IsZero() {
+		return nil, fmt.Errorf("%w: no passphrase", auth.ErrBadPassphrase)
+	}
+	if opts.Streams <= 0 {
+		opts.Streams = DefaultStreams
+	}
+	if opts.MaxInFlight <= 0 {
+		opts.MaxInFlight = DefaultMaxInFlight
+	}
+	if opts.Patience <= 0 {
+		opts.Patience = DefaultPatience
+	}
+	if opts.Dest == "" {
+		opts.Dest = "."
+	}
+	destDir, err := filepath.Abs(opts.Dest)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(destDir, 0o755); err != nil {
+		return nil, fmt.Errorf("destination: %w", err)
+	}
+	dest, err := os.OpenRoot(destDir)
+	if err != nil {
+		return nil, fmt.Errorf("destination: %w", err)
+	}
+	defer dest.Close()
+	// Without a resume log asked for, a temporary one holds the transfer's
+	// state, so that one code path serves both; nothing is synced for it.
+	logPath, durable, tmpDir := opts.ResumeLogPath, true, filepath.Dir(opts.ResumeLogPath)
+	if logPath == "" {
+		d, err := os.MkdirTemp("", "pcp-receive-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(d)
+		logPath, durable, tmpDir = filepath.Join(d, "resume.db"), false, d
+	} else if err := os.MkdirAll(tmpDir, 0o700); err != nil {
+		return nil, fmt.Errorf("state directory: %w", err)
+	}
+	rlog, err := store.OpenResumeLogWith(logPath, store.ResumeLogOptions{NoSync: !durable})
+	if err != nil {
+		return nil, err
+	}
+	defer rlog.Close()
+
+	h, err := newHost(opts.Network, log)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+
+	ap, err := findSender(ctx, h, opts, log)
+	if err != nil {
+		return nil, err
+	}
+	path := p2p.PathOf(h, ap.info.ID)
+	emit(opts.Events, AuthenticatedEvent{Peer: ap.info.ID.String(), Path: path})
+
+	t, err := readManifest(ap.ctl, tmpDir)
+	if err != nil {
+		ap.ctl.Reset()
+		return nil, fmt.Errorf("%w: %w", ErrPeerMisbehaving, err)
+	}
+	defer t.Close()
+	root := t.Root()
+	emit(opts.Events, ManifestEvent{Root: root.String(), Files: int(t.Files()), Bytes: t.TotalSize()})
+	if err := rlog.Begin(t, destDir); err != nil {
+		return nil, err
+	}
+	r := newReceiver(opts, t, dest, rlog, durable, log)
+	defer r.closeStage()
+	p, err := r.makePlan(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r.plan = p
+	offer := p.offer
+	offer.Root, offer.Peer, offer.Path = root.String(), ap.info.ID.String(), path
+	decline := func(err error) (*Summary, error) {
+		// Tell the sender, then wait (briefly) until it has read the
+		// Decline and closed: closing the host at once could drop it.
+		if wire.WriteFrame(ap.ctl, wire.TDecline, nil) == nil {
+			_ = ap.ctl.CloseWrite()
+			_ = ap.ctl.SetReadDeadline(time.Now().Add(5 * time.Second))
+			_, _ = io.Copy(io.Discard, ap.ctl)
+		}
+		ap.ctl.Close()
+		return nil, err
+	}
+	if offer.ConflictCount > 0 {
+		return decline(fmt.Errorf("%w: %s (use --overwrite to replace)", ErrExists, listSome(offer.Conflicts, offer.ConflictCount, 5)))
+	}
+	if opts.Confirm != nil && !opts.Confirm(offer) {
+		return decline(ErrDeclined)
+	}
+	if err := wire.WriteFrame(ap.ctl, wire.TAccept, nil); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInterrupted, err)
+	}
+	ap.ctl.Close()
+	if offer.PresentBytes > 0 || offer.ResumeBytes > 0 {
+		emit(opts.Events, ResumedEvent{PresentBytes: offer.PresentBytes, ResumeBytes: offer.ResumeBytes, TotalBytes: offer.TotalBytes})
+	}
+	if err := r.apply(p); err != nil {
+		return nil, err
+	}
+
+	op := &p2pOpener{h: h, info: ap.info, session: ap.session.ID, patience: opts.Patience, events: opts.Events, log: log}
+	skipped := offer.PresentBytes + offer.ResumeBytes
+	stopProgress := r.progress(ctx, opts.Events, skipped, offer.TotalBytes, op)
+	err = r.run(ctx, op)
+	stopProgress()
+	if err != nil {
+		if errors.Is(err, ErrPeerMisbehaving) || errors.Is(err, ErrExists) || errors.Is(err, wire.ErrSourceChanged) {
+			return nil, err
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInterrupted, ctx.Err())
+		}
+		return nil, fmt.Errorf("%w: %v", ErrInterrupted, err)
+	}
+	op.finish(ctx)
+	s := Summary{
+		Root:            root.String(),
+		Files:           int(t.Files()),
+		ManifestBytes:   t.TotalSize(),
+		WireBytes:       r.wire.Load(),
+		FetchedBytes:    r.fetched.Load(),
+		SkippedBytes:    skipped,
+		ChunksFetched:   r.chunks.Load(),
+		ChunksRefetched: r.refetched.Load(),
+		Reconnects:      int(r.reconnects.Load()),
+		Duration:        time.Since(start),
+		Path:            p2p.PathOf(h, ap.info.ID),
+		Streams:         opts.Streams,
+	}
+	emit(opts.Events, DoneEvent{Summary: s})
+	return &s, nil
+}
+
+// listSome lists up to n of the first names of a list of total names.
+func listSome(s []string, total, n int) string {
+	if total <= n && len(s) == total {
+		return fmt.Sprint(s)
+	}
+	return fmt.Sprintf("%v and %d more", s[:min(n, len(s))], total-min(n, len(s)))
+}
+
+// readManifest reads the manifest and its end frame from the control stream
+// into a table in tmpDir.
+func readManifest(s io.Reader, tmpDir string) (*manifest.Table, error) {
+	fr := wire.NewReader(s)
+	mr := wire.NewManifestReader(fr, 0)
+	t, err := manifest.DecodeTable(mr, tmpDir, manifest.Limits{})
+	if err != nil {
+		return nil, err
+	}
+	root := t.Root()
+	typ, p, err := mr.End()
+	if err == nil && (typ != wire.TManifestEnd || len(p) != len(root) || manifest.Hash(p) != root) {
+		err = fmt.Errorf("%w: manifest end mismatch", wire.ErrFrame)
+	}
+	if err != nil {
+		t.Close()
+		return nil, err
+	}
+	return t, nil
+}
+
+// progress emits ProgressEvents every 100ms until the returned func is called.
+func (r *receiver) progress(ctx context.Context, events func(Event), skipped, total int64, op *p2pOpener) func() {
+	if events == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	filesTotal := int(r.t.Files())
+	already := r.plan.already
+	send := func() {
+		cur := ""
+		if p := r.current.Load(); p != nil {
+			cur = *p
+		}
+		events(ProgressEvent{
+			Bytes: skipped + r.fetched.Load(), TotalBytes: total, WireBytes: r.wire.Load(),
+			Files: already + int(r.filesDone.Load()), FilesTotal: filesTotal, Current: cur,
+			Path: p2p.PathOf(op.h, op.info.ID), Streams: r.opts.Streams,
+		})
+	}
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				send()
+			case <-done:
+				send()
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}

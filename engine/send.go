@@ -1,0 +1,223 @@
+package engine
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+
+	"github.com/pcp-p2p/pcp/auth"
+	"github.com/pcp-p2p/pcp/discovery"
+	"github.com/pcp-p2p/pcp/engine/p2p"
+	"github.com/pcp-p2p/pcp/engine/wire"
+	"github.com/pcp-p2p/pcp/manifest"
+	"github.com/pcp-p2p/pcp/store"
+)
+
+// Send serves paths to the first receiver that authenticates with the
+// passphrase, until it reports everything received (nil), the user stops it
+// (ctx), too many handshakes fail, or the receiver declines.
+func Send(ctx context.Context, opts SendOptions) (*Summary, error) {
+	log := discard(opts.Logger)
+	if opts.Passphrase.IsZero() {
+		return nil, fmt.Errorf("%w: no passphrase", auth.ErrBadPassphrase)
+	}
+	h, err := newHost(opts.Network, log)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	srv := newServer(opts.Passphrase, h.ID(), opts.MaxAuthFailures, opts.Events, log)
+	srv.tamper = opts.tamper
+	prepDone := make(chan struct{})
+	defer func() {
+		// After the handlers (wg.Wait below runs first): stop the walk if
+		// it still runs, then drop the manifest table's files.
+		cancel()
+		<-prepDone
+		if srv.src != nil {
+			srv.src.Close()
+		}
+	}()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	h.SetStreamHandler(wire.ProtocolID, func(s network.Stream) {
+		wg.Add(1)
+		defer wg.Done()
+		remote := s.Conn().RemotePeer()
+		log.Debug("stream in", "peer", remote, "conn", s.Conn().RemoteMultiaddr(), "relayed", p2p.IsRelayed(s.Conn()))
+		srv.handle(ctx, s, remote, p2p.PathOf(h, remote))
+		log.Debug("stream done", "peer", remote, "conn", s.Conn().RemoteMultiaddr())
+	})
+	emit(opts.Events, ListeningEvent{PeerID: h.ID().String(), Addrs: fullAddrs(h)})
+	dopts, err := discoveryOptions(opts.Network, log)
+	if err != nil {
+		return nil, err
+	}
+	if !opts.Network.NoDiscovery {
+		if err := discovery.Advertise(ctx, h, opts.Passphrase.Channel(), dopts); err != nil {
+			return nil, fmt.Errorf("advertising: %w", err)
+		}
+	}
+
+	walkErr := make(chan error, 1)
+	go func() {
+		defer close(prepDone)
+		walkErr <- srv.prepare(ctx, opts)
+	}()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+
+	for {
+		select {
+		case <-tick.C:
+			srv.progress(h)
+		case err := <-walkErr:
+			if err != nil {
+				return nil, err
+			}
+			walkErr = nil
+		case err := <-srv.fatal:
+			return nil, err
+		case ss := <-srv.finished:
+			srv.progress(h)
+			s := srv.summary()
+			s.Path = ss.path
+			emit(opts.Events, DoneEvent{Summary: s})
+			return &s, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// prepare walks and hashes the paths, then publishes the manifest.
+func (s *server) prepare(ctx context.Context, opts SendOptions) error {
+	wo := manifest.WalkOptions{
+		ChunkSize: opts.ChunkSize,
+		TempDir:   tempDirFor(opts.HashCachePath),
+		Progress: func(p manifest.WalkProgress) {
+			emit(opts.Events, HashingEvent{Phase: p.Phase, Files: p.Files, FilesTotal: p.FilesTotal,
+				Bytes: p.Bytes, BytesTotal: p.BytesTotal, Current: p.Current})
+		},
+		OnSkip: func(local string, err error) { s.log.Warn("skipped", "path", local, "reason", err) },
+	}
+	if opts.HashCachePath != "" {
+		hc, err := store.OpenHashCache(opts.HashCachePath)
+		switch {
+		case errors.Is(err, store.ErrLocked):
+			// Another pcp send uses the cache: hash without it.
+			s.log.Warn("hash cache in use by another pcp process; hashing without it", "path", opts.HashCachePath)
+		case err != nil:
+			return err
+		default:
+			defer hc.Close()
+			wo.Cache = hc
+		}
+	}
+	src, err := manifest.Walk(ctx, opts.Paths, wo)
+	if err != nil {
+		return err
+	}
+	t := src.Table
+	if opts.ManifestOut != "" {
+		if err := writeManifestFile(opts.ManifestOut, t); err != nil {
+			src.Close()
+			return err
+		}
+	}
+	s.setSource(src)
+	emit(opts.Events, ManifestEvent{Root: s.root.String(), Files: int(t.Files()), Bytes: t.TotalSize()})
+	return nil
+}
+
+// tempDirFor is where a manifest table goes: beside the state file path
+// (the state directory), else os.TempDir(), which may be a RAM-backed tmpfs.
+func tempDirFor(statePath string) string {
+	if statePath == "" {
+		return ""
+	}
+	d := filepath.Dir(statePath)
+	if os.MkdirAll(d, 0o700) != nil {
+		return ""
+	}
+	return d
+}
+
+// progress reports what the sender has served, once a receiver is authenticated.
+func (s *server) progress(h host.Host) {
+	if s.events == nil {
+		return
+	}
+	s.mu.Lock()
+	var last *srvSession
+	for _, ss := range s.sessions {
+		last = ss
+	}
+	streams := s.dataStreams
+	s.mu.Unlock()
+	select {
+	case <-s.ready:
+	default:
+		return
+	}
+	if last == nil {
+		return
+	}
+	t := s.src.Table
+	s.events(ProgressEvent{Bytes: s.rawServed.Load(), TotalBytes: t.TotalSize(), WireBytes: s.wireServed.Load(),
+		FilesTotal: int(t.Files()), Path: p2p.PathOf(h, last.peer), Streams: streams})
+}
+
+func (s *server) summary() Summary {
+	t := s.src.Table
+	return Summary{
+		Root:          s.root.String(),
+		Files:         int(t.Files()),
+		ManifestBytes: t.TotalSize(),
+		WireBytes:     s.wireServed.Load(),
+		FetchedBytes:  s.rawServed.Load(),
+		ChunksFetched: s.chunksServed.Load(),
+		Duration:      time.Since(s.start),
+		Streams:       s.maxStreams,
+	}
+}
+
+func writeManifestFile(path string, t *manifest.Table) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, t.Encoding()); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// ReadManifestFile reads a manifest written by SendOptions.ManifestOut into
+// a table whose temporary files go to tmpDir ("" = os.TempDir()). The
+// caller closes it.
+func ReadManifestFile(path, tmpDir string) (*manifest.Table, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return manifest.DecodeTable(bufio.NewReaderSize(f, 64<<10), tmpDir, manifest.Limits{})
+}
