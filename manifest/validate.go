@@ -7,6 +7,15 @@ import (
 	"strings"
 )
 
+// ReservedPrefix starts the top-level names the receiver keeps for itself
+// (its staging directory). No entry may have a top-level component that
+// starts with it, so nothing a peer names can reach the receiver's staging
+// files.
+const ReservedPrefix = ".pcp-"
+
+// ErrReserved: a path's top-level component starts with ReservedPrefix.
+var ErrReserved = fmt.Errorf("%w: reserved name", ErrInvalid)
+
 // ComparePaths orders entry paths in component order: as sequences of
 // "/"-separated components, each compared as bytes. It is byte order after
 // mapping "/" to 0x00 (NUL is banned in paths), so a directory's whole
@@ -39,9 +48,10 @@ func pathRank(c byte) int {
 
 // ValidatePath reports whether p is acceptable as an entry path under
 // DefaultLimits: non-empty, at most MaxPathLen bytes, no NUL, relative, and
-// clean (no empty, "." or ".." component; path.Clean(p) == p). Names are
-// bytes: invalid UTF-8 and backslashes are allowed. Errors wrap ErrInvalid
-// (or ErrTooLarge for length).
+// clean (no empty, "." or ".." component; path.Clean(p) == p), and not
+// under a reserved top-level name (ReservedPrefix). Names are bytes: invalid
+// UTF-8 and backslashes are allowed. Errors wrap ErrInvalid (ErrReserved for
+// a reserved name) or ErrTooLarge for length.
 func ValidatePath(p string) error {
 	return validatePath(p, DefaultLimits.MaxPathLen)
 }
@@ -64,6 +74,9 @@ func validatePath(p string, maxLen int) error {
 	}
 	if path.Clean(p) != p {
 		return fmt.Errorf("%w: path %q is not clean", ErrInvalid, p)
+	}
+	if strings.HasPrefix(p, ReservedPrefix) {
+		return fmt.Errorf("%w: %q: top-level names starting with %q are kept for the receiver's staging", ErrReserved, p, ReservedPrefix)
 	}
 	return nil
 }

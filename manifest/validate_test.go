@@ -16,10 +16,15 @@ func TestValidatePath(t *testing.T) {
 	}{
 		{"a", nil},
 		{"a/b/c", nil},
-		{"a b/c\\d", nil},   // backslash is an ordinary byte
-		{"\xff\xfe/x", nil}, // not UTF-8: fine on Linux
-		{"..a/b..", nil},    // dots inside names are fine
-		{".hidden/.x", nil}, // leading dot is fine
+		{"a b/c\\d", nil},            // backslash is an ordinary byte
+		{"\xff\xfe/x", nil},          // not UTF-8: fine on Linux
+		{"..a/b..", nil},             // dots inside names are fine
+		{".hidden/.x", nil},          // leading dot is fine
+		{"a/.pcp-partial-0123", nil}, // reserved only at the top level
+		{".pcp", nil},
+		{".pcp-partial-0123456789abcdef", ErrReserved},
+		{".pcp-x/5", ErrReserved},
+		{".pcp-", ErrReserved},
 		{strings.Repeat("a", DefaultLimits.MaxPathLen), nil},
 		{"", ErrInvalid},
 		{"../x", ErrInvalid},

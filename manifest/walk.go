@@ -106,6 +106,26 @@ func (s *Source) Close() error { return s.Table.Close() }
 // ErrSpecialFile is passed to OnSkip for sockets, devices and FIFOs.
 var ErrSpecialFile = errors.New("manifest: not a regular file, directory or symlink")
 
+// ErrNothingToSend: every path given to Walk was skipped (OnSkip has
+// them), so the manifest would have no entry. A lone FIFO is not an empty
+// transfer to report as a success.
+var ErrNothingToSend = errors.New("manifest: nothing to send")
+
+// specialKind names the type of a special file, for people.
+func specialKind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a block device"
+	}
+	return "type " + m.Type().String()
+}
+
 // ErrFileChanged reports a file that changed while Walk was hashing it.
 var ErrFileChanged = errors.New("manifest: file changed while hashing")
 
@@ -210,6 +230,9 @@ func Walk(ctx context.Context, paths []string, opts WalkOptions) (*Source, error
 	g.Go(func() error { return w.write(gctx, enc, opts.OnSkip) })
 	if err := g.Wait(); err != nil {
 		return nil, err
+	}
+	if w.entries == 0 {
+		return nil, fmt.Errorf("%w: every path was skipped", ErrNothingToSend)
 	}
 	if err := enc.Close(); err != nil {
 		return nil, fmt.Errorf("manifest: writing the walk's manifest: %w", err)
@@ -356,6 +379,7 @@ type walker struct {
 	budget  *semaphore.Weighted
 	ordered chan *walkItem
 	work    chan *walkItem
+	entries int64 // written by the writer; read after it ends
 }
 
 // walk visits the top-level paths in order.
@@ -420,7 +444,7 @@ func (w *walker) visit(ctx context.Context, local, rel string, fi fs.FileInfo) e
 			return err
 		}
 	default:
-		return w.skip(ctx, local, fmt.Errorf("%w: %s", ErrSpecialFile, m.Type()))
+		return w.skip(ctx, local, fmt.Errorf("%w (%s)", ErrSpecialFile, specialKind(m)))
 	}
 	names, err := readNames(local, !strings.Contains(rel, "/"))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -542,6 +566,7 @@ func (w *walker) write(ctx context.Context, enc *Encoder, onSkip func(string, er
 		if err := enc.Add(&it.e); err != nil {
 			return fmt.Errorf("manifest: writing the walk's manifest: %w", err)
 		}
+		w.entries++
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -566,4 +567,55 @@ func TestWalkFileChanged(t *testing.T) {
 	if des, _ := os.ReadDir(tmp); len(des) != 0 {
 		t.Errorf("temporary files left: %v", des)
 	}
+}
+
+// TestWalkReportsSpecialFiles: a FIFO and a socket inside a tree are left
+// out, and each reaches OnSkip saying what it is.
+func TestWalkReportsSpecialFiles(t *testing.T) {
+	dir, err := os.MkdirTemp("", "pcpw") // short: a socket path has ~100 bytes
+	must(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	root := filepath.Join(dir, "t")
+	writeFile(t, filepath.Join(root, "f"), []byte("x"))
+	must(t, syscall.Mkfifo(filepath.Join(root, "p"), 0o644))
+	ln, err := net.Listen("unix", filepath.Join(root, "s"))
+	must(t, err)
+	defer ln.Close()
+	skipped := map[string]string{}
+	_, m := walkT(t, []string{root}, WalkOptions{OnSkip: func(local string, err error) {
+		if !errors.Is(err, ErrSpecialFile) {
+			t.Errorf("%s skipped for %v, want ErrSpecialFile", local, err)
+		}
+		skipped[filepath.Base(local)] = err.Error()
+	}})
+	if !strings.Contains(skipped["p"], "a FIFO") || !strings.Contains(skipped["s"], "a socket") || len(skipped) != 2 {
+		t.Errorf("skipped %q, want p (a FIFO) and s (a socket)", skipped)
+	}
+	if len(m.Entries) != 2 || m.Entries[1].Path != "t/f" {
+		t.Errorf("entries %+v, want t and t/f", m.Entries)
+	}
+}
+
+// TestWalkNothingToSend: when every path is skipped the walk fails with
+// ErrNothingToSend instead of offering "0 files, 0 B"; an empty directory
+// is still something to send.
+func TestWalkNothingToSend(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	must(t, syscall.Mkfifo(fifo, 0o644))
+	var skipped []string
+	_, err := Walk(context.Background(), []string{fifo}, WalkOptions{OnSkip: func(local string, _ error) { skipped = append(skipped, local) }})
+	if !errors.Is(err, ErrNothingToSend) {
+		t.Fatalf("walk of a lone FIFO: err = %v, want ErrNothingToSend", err)
+	}
+	if !slices.Equal(skipped, []string{fifo}) {
+		t.Errorf("skipped %q, want the FIFO", skipped)
+	}
+	empty := filepath.Join(dir, "empty")
+	must(t, os.Mkdir(empty, 0o755))
+	src, err := Walk(context.Background(), []string{empty}, WalkOptions{})
+	if err != nil {
+		t.Fatalf("walk of an empty directory: %v", err)
+	}
+	src.Close()
 }
