@@ -160,10 +160,23 @@
 // session, the same as any guessing attacker.
 //
 // A guessing attacker gets exactly one guess per handshake and nothing it
-// can take offline. Protection against many guesses is the sender's Guard
-// (count errors that match ErrWrongPassphrase; ErrHandshake tests no
-// passphrase, and counting it too only makes the sender stop sooner), and,
-// on the receiver side, not retrying indefinitely.
+// can take offline. Protection against many guesses is the sender's Guard,
+// and, on the receiver side, not retrying indefinitely.
+//
+// # Guard
+//
+// A guess is judged when the sender verifies the receiver's confirmation
+// (M2): Handshake then returns a session or ErrWrongPassphrase. Only the
+// latter is a failure; ErrHandshake, a timeout or a vanished peer tested
+// no passphrase. Invariants, for one Guard (one offer):
+//   - A handshake runs only on a slot from Guard.Reserve, taken before its
+//     first message is read, and the slot is resolved exactly once:
+//     Ticket.Fail for ErrWrongPassphrase, Ticket.Release otherwise.
+//   - Failures plus slots held never exceed Limit. So however many
+//     handshakes run at once, at most Limit wrong guesses are ever judged,
+//     and at the moment the Guard is exhausted none is in flight.
+//   - Once exhausted, or after Close (the offer has ended), Reserve refuses
+//     at once: no handshake starts, and the sender stops.
 //
 // Out of scope: the terminal showing the passphrase, a passphrase given as
 // a command-line argument (use EnvPassphrase), a compromised endpoint, and
