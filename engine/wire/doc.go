@@ -4,14 +4,20 @@
 //
 // # Streams
 //
-// One libp2p protocol, ProtocolID ("/pcp/transfer/1.0.0"), carries every
+// One libp2p protocol, ProtocolID ("/pcp/transfer/2.0.0"), carries every
 // stream. The receiver opens all streams. The first frame of a stream says
 // what the stream is:
 //
 //   - Open{Kind: KindControl}: the PAKE handshake (package auth, its own
-//     framing) follows at once on the raw stream. On success the sender sends
-//     the manifest as Manifest frames, then ManifestEnd{root}. The receiver
-//     answers Accept or Decline. The control stream then closes.
+//     framing) follows at once on the raw stream. On success the sender, as
+//     long as it is still hashing, sends Wait at least every WaitEvery
+//     (10 s); then ManifestInfo, the manifest as Manifest frames whose
+//     payloads add up to exactly ManifestInfo.Encoded bytes, and
+//     ManifestEnd{root}. The receiver answers Accept or Decline. The control
+//     stream then closes. The receiver checks ManifestInfo against its limits
+//     and free space before it stores a manifest byte, and fails a manifest
+//     that differs from it (entries, encoded bytes, file bytes) or makes too
+//     little progress (the engine's manifest deadline).
 //   - Open{Kind: KindData, Session: id}: a data stream of the authenticated
 //     session id. The sender accepts it only from the peer ID that passed
 //     PAKE for that session. The receiver sends Request frames; the sender
@@ -39,9 +45,24 @@
 //	Error       (8)  code u16 | message (UTF-8, never a local path)        <= 2 + 1024
 //	Done        (9)  empty                                                  = 0
 //	DoneAck     (10) empty                                                  = 0
+//	Wait        (11) empty                                                  = 0
+//	ManifestInfo (12) entries u64 | encoded u64 | file bytes u64           = 24
 //
 // In a Chunk, enc is EncRaw (data is the chunk) or EncZstd (data is one zstd
 // frame that decodes to exactly rawLen bytes). rawLen never exceeds the
 // manifest's chunk size; the receiver checks it against the manifest before
 // decompressing, and decompresses with a limit of rawLen.
+//
+// Error codes, and what the receiver does with each:
+//
+//	1 Internal       the sender failed for its own reasons: the session ends
+//	2 BadRequest     the receiver asked for what the manifest lacks: the session ends
+//	3 SourceChange   the sender's file changed since hashing; the message is
+//	                 the file's manifest path: ErrSourceChanged, resumable
+//	4 UnknownSession a data stream named no authenticated session: the session ends
+//	5 Busy           the sender serves as many data streams as it allows
+//	                 (per session and in all): transient, retried with backoff
+//
+// Any other code, or an Error frame where none belongs, is a protocol
+// violation.
 package wire

@@ -11,22 +11,27 @@ import (
 )
 
 // ProtocolID is the libp2p protocol of every pcp transfer stream.
-const ProtocolID = "/pcp/transfer/1.0.0"
+//
+// 2.0.0 added Wait and ManifestInfo before the manifest (a receiver bounds
+// the manifest by what the sender declares, and gives up on a silent one).
+const ProtocolID = "/pcp/transfer/2.0.0"
 
 // Frame types.
 type Type uint8
 
 const (
-	TOpen        Type = 1
-	TManifest    Type = 2
-	TManifestEnd Type = 3
-	TAccept      Type = 4
-	TDecline     Type = 5
-	TRequest     Type = 6
-	TChunk       Type = 7
-	TError       Type = 8
-	TDone        Type = 9
-	TDoneAck     Type = 10
+	TOpen         Type = 1
+	TManifest     Type = 2
+	TManifestEnd  Type = 3
+	TAccept       Type = 4
+	TDecline      Type = 5
+	TRequest      Type = 6
+	TChunk        Type = 7
+	TError        Type = 8
+	TDone         Type = 9
+	TDoneAck      Type = 10
+	TWait         Type = 11
+	TManifestInfo Type = 12
 )
 
 func (t Type) String() string {
@@ -51,6 +56,10 @@ func (t Type) String() string {
 		return "Done"
 	case TDoneAck:
 		return "DoneAck"
+	case TWait:
+		return "Wait"
+	case TManifestInfo:
+		return "ManifestInfo"
 	}
 	return fmt.Sprintf("Type(%d)", uint8(t))
 }
@@ -89,8 +98,10 @@ func MaxPayload(t Type) (int, bool) {
 		return MaxManifestPiece, true
 	case TManifestEnd:
 		return 32, true
-	case TAccept, TDecline, TDone, TDoneAck:
+	case TAccept, TDecline, TDone, TDoneAck, TWait:
 		return 0, true
+	case TManifestInfo:
+		return manifestInfoSize, true
 	case TRequest:
 		return 2 + 8*MaxRefs, true
 	case TChunk:
@@ -331,6 +342,7 @@ const (
 	CodeBadRequest   Code = 2 // a malformed or out-of-range request
 	CodeSourceChange Code = 3 // the sender's file changed since it was hashed
 	CodeUnknownSess  Code = 4 // a data stream named a session that does not exist
+	CodeBusy         Code = 5 // the sender serves as many data streams as it allows
 )
 
 var (
@@ -338,6 +350,7 @@ var (
 	ErrBadRequest     = errors.New("bad request")
 	ErrSourceChanged  = errors.New("the sender's file changed since it was hashed")
 	ErrUnknownSession = errors.New("unknown session")
+	ErrBusy           = errors.New("too many data streams")
 )
 
 var codeErrors = map[Code]error{
@@ -345,6 +358,7 @@ var codeErrors = map[Code]error{
 	CodeBadRequest:   ErrBadRequest,
 	CodeSourceChange: ErrSourceChanged,
 	CodeUnknownSess:  ErrUnknownSession,
+	CodeBusy:         ErrBusy,
 }
 
 // RemoteError is an Error frame received from the peer.

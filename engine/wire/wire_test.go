@@ -129,6 +129,8 @@ func FuzzReader(f *testing.F) {
 	_ = WriteFrame(&seed, TRequest, AppendRequest(nil, []Ref{{1, 2}}))
 	_ = WriteFrame(&seed, TChunk, append(AppendChunkHeader(nil, ChunkHeader{Ref{1, 2}, EncRaw, 3}), 1, 2, 3))
 	_ = WriteFrame(&seed, TError, AppendError(nil, CodeBadRequest, "x"))
+	_ = WriteFrame(&seed, TWait, nil)
+	_ = WriteFrame(&seed, TManifestInfo, ManifestInfo{Entries: 1, Encoded: 2, FileBytes: 3}.Append(nil))
 	f.Add(seed.Bytes())
 	f.Add([]byte{byte(TChunk), 0xff, 0xff, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -152,6 +154,10 @@ func FuzzReader(f *testing.F) {
 					if !bytes.Equal(append(AppendChunkHeader(nil, h), d...), p) {
 						t.Fatalf("Chunk re-encodes differently")
 					}
+				}
+			case TManifestInfo:
+				if m, err := DecodeManifestInfo(p); err == nil && !bytes.Equal(m.Append(nil), p) {
+					t.Fatalf("ManifestInfo re-encodes differently")
 				}
 			case TError:
 				if e, err := DecodeError(p); err == nil && !bytes.Equal(AppendError(nil, e.Code, e.Msg), p) && len(e.Msg) <= MaxErrorMsg {
