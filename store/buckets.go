@@ -8,15 +8,17 @@ package store
 var (
 	// bucketTransfers holds one sub-bucket per transfer, keyed by the 32-byte
 	// manifest root. v2: manifest parts in batches, per-file chunk bitsets,
-	// complete files as intervals, pending transfers. A file written by an
-	// older pcp keeps its pcp/v1/transfers bucket, which is never read.
-	bucketTransfers = []byte("pcp/v2/transfers")
+	// complete files as intervals, pending transfers. v3: the identity of
+	// every file put in place (ident/). A file written by an older pcp keeps
+	// its pcp/v1 or pcp/v2 transfers bucket, which is never read.
+	bucketTransfers = []byte("pcp/v3/transfers")
 
 	// Inside a transfer's bucket:
 	keyInfo        = []byte("info")     // the transfer record (see encodeInfo)
 	bucketManifest = []byte("manifest") // u64 BE batch -> bucket: u64 BE part number -> <= maxPart bytes of the encoding
 	bucketChunks   = []byte("chunks")   // entry u32 BE | segment u32 BE -> bitset of done chunks (see encodeSeg)
 	bucketComplete = []byte("complete") // first entry u32 BE -> end entry u32 BE (exclusive)
+	bucketIdent    = []byte("ident")    // entry u32 BE -> identity of the file put in place (see encodeIdent)
 )
 
 // Hash cache file (sender).

@@ -15,13 +15,14 @@
 //
 // All bucket names live in buckets.go and carry a version.
 //
-//	pcp/v2/transfers/                  bucket
+//	pcp/v3/transfers/                  bucket
 //	  <root: 32 bytes>/                bucket, one per transfer
 //	    "info"                         transfer record, see below
 //	    manifest/                      bucket: u64 BE batch number -> bucket:
 //	      <u64 BE part number>         -> part of the encoding (1..1 MiB)
 //	    chunks/                        bucket: entry u32 BE | segment u32 BE -> bitset
 //	    complete/                      bucket: first entry u32 BE -> end entry u32 BE
+//	    ident/                         bucket: entry u32 BE -> identity (see below)
 //
 // The manifest is stored in its canonical encoding (what hashes to the
 // root), cut into parts of 1 MiB (the last may be shorter) numbered from 0
@@ -46,6 +47,15 @@
 //	doneChunks i64 | flags u8 (bit 0 finished, bit 1 pending) |
 //	chunkSize u32 | dest (the rest of the value)
 //
+// An identity record (FileID) is what a file looked like right after the
+// receiver put it in place, big-endian:
+//
+//	version u8 (=1) | size i64 | mtime i64 (Unix ns) | inode u64 | ctime i64 (Unix ns)
+//
+// The receiver trusts a file in place as its own only while it still has
+// exactly that identity: an edit, even one that puts size and mtime back,
+// changes the ctime.
+//
 // Invariants of the resume log:
 //   - A transfer is pending from the first write transaction of Begin to
 //     its last; until then it holds part of the manifest and no state, and
@@ -58,7 +68,9 @@
 //   - One MarkDone, Forget or MarkFileComplete call is one write
 //     transaction: after a crash the log holds whole batches only.
 //   - An entry in complete/ means the file was renamed into place with its
-//     mode and mtime. Its done set is dropped when it is recorded complete:
+//     mode and mtime. An entry in ident/ exists only for a complete file:
+//     MarkFileComplete without identities and Forget of a complete file's
+//     chunk drop it. Its done set is dropped when it is recorded complete:
 //     all its chunks are done by definition. An interval may also cover
 //     directories and symlinks between complete files (at most 64 in a
 //     row), so that a tree completed in order is one interval. Forget of a

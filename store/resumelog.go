@@ -236,7 +236,7 @@ func (l *ResumeLog) begin(root manifest.Hash, m Manifest, dest string) error {
 		if err != nil {
 			return err
 		}
-		for _, name := range [][]byte{bucketManifest, bucketChunks, bucketComplete} {
+		for _, name := range [][]byte{bucketManifest, bucketChunks, bucketComplete, bucketIdent} {
 			if _, err := b.CreateBucket(name); err != nil {
 				return err
 			}
@@ -630,6 +630,9 @@ func (l *ResumeLog) update(op string, root manifest.Hash, refs []ChunkRef, mark 
 				if err := removeComplete(complete, f.entry); err != nil {
 					return err
 				}
+				if err := putIdents(b, []uint32{f.entry}, nil); err != nil {
+					return err
+				}
 				n, nb, err := fileSet(chunks, f.entry, f.size, cs, false)
 				if err != nil {
 					return err
@@ -772,6 +775,10 @@ func (l *ResumeLog) Done(root manifest.Hash, fn func(ChunkRef) error) error {
 // the manifest's end fails the batch with ErrBadRef. Begin must have run in
 // this handle (else ErrNotBegun).
 func (l *ResumeLog) MarkFileComplete(root manifest.Hash, entries []uint32) error {
+	return l.markComplete(root, entries, nil)
+}
+
+func (l *ResumeLog) markComplete(root manifest.Hash, entries []uint32, ids []FileID) error {
 	if len(entries) == 0 {
 		return nil
 	}
@@ -830,6 +837,9 @@ func (l *ResumeLog) MarkFileComplete(root manifest.Hash, entries []uint32) error
 			if err := complete.Put(entryKey(uint32(iv.start)), encodeEnd(iv.end)); err != nil {
 				return err
 			}
+		}
+		if err := putIdents(b, entries, ids); err != nil {
+			return err
 		}
 		if err := checkCounters(in); err != nil {
 			return err
