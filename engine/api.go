@@ -7,6 +7,7 @@ import (
 
 	"github.com/pcp-p2p/pcp/auth"
 	"github.com/pcp-p2p/pcp/engine/wire"
+	"github.com/pcp-p2p/pcp/manifest"
 )
 
 // Errors callers branch on. cmd maps them to exit codes.
@@ -29,7 +30,23 @@ var (
 	ErrPeerMisbehaving = errors.New("peer misbehaving")
 	// ErrVerifyFailed: a tree on disk does not match its manifest.
 	ErrVerifyFailed = errors.New("verification failed")
+	// ErrNoSpace: the offer (its manifest in the state directory, or its
+	// missing file bytes at the destination) does not fit in the free space.
+	// It comes wrapped with ErrInterrupted: nothing is lost, and the same
+	// sender still waits for a new run once there is room.
+	ErrNoSpace = errors.New("no space left")
+	// ErrSourceChanged: a file on the sender changed after it was hashed, so
+	// the sender refused to send it (see SourceChangedPath). Resumable: what
+	// the receiver verified is kept; the sender must hash again.
+	ErrSourceChanged = wire.ErrSourceChanged
+	// ErrNothingToSend: every path given to Send was skipped (SkippedEvent
+	// names each), e.g. a FIFO alone.
+	ErrNothingToSend = manifest.ErrNothingToSend
 )
+
+// MaxStreams is the most data streams a sender serves at once for one
+// receiver; a receiver asking for more gets the rest refused (wire.ErrBusy).
+const MaxStreams = 16
 
 // NetworkOptions choose how peers are found and reached. The zero value listens
 // on all interfaces (TCP and QUIC, random ports), runs mDNS and the DHT with
@@ -69,6 +86,9 @@ type SendOptions struct {
 	// tamper, set only by this package's tests, alters chunk data after it
 	// is read, to prove the receiver's verification.
 	tamper func(ref wire.Ref, data []byte)
+	// timeouts, set only by this package's tests, shorten the sender's
+	// stream deadlines (zero fields keep the defaults).
+	timeouts serverTimeouts
 }
 
 // ReceiveOptions configure Receive. Zero values are sane defaults.
@@ -98,6 +118,10 @@ type ReceiveOptions struct {
 	// runDone, set only by this package's tests, sees the receiver after
 	// its run.
 	runDone func(*receiver)
+	// manifestIdle, set only by this package's tests, replaces manifestIdle.
+	manifestIdle time.Duration
+	// freeSpace, set only by this package's tests, replaces freeSpace.
+	freeSpace func(dir string) (int64, bool)
 }
 
 // Defaults, chosen by benchmark (see doc.go).
@@ -216,6 +240,17 @@ type ReconnectingEvent struct {
 // DoneEvent: the transfer finished.
 type DoneEvent struct{ Summary Summary }
 
+// SourceChangedEvent (sender): the file at manifest path Path changed on
+// disk after it was hashed; it was not sent and the transfer stops.
+type SourceChangedEvent struct{ Path string }
+
+// SkippedEvent (sender): a local path was left out of the manifest, e.g. a
+// FIFO, socket or device, or a file that vanished or could not be read.
+type SkippedEvent struct {
+	Path   string // the local path
+	Reason string
+}
+
 func (HashingEvent) isEvent()       {}
 func (ListeningEvent) isEvent()     {}
 func (ManifestEvent) isEvent()      {}
@@ -226,3 +261,5 @@ func (ResumedEvent) isEvent()       {}
 func (ProgressEvent) isEvent()      {}
 func (ReconnectingEvent) isEvent()  {}
 func (DoneEvent) isEvent()          {}
+func (SourceChangedEvent) isEvent() {}
+func (SkippedEvent) isEvent()       {}

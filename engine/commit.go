@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pcp-p2p/pcp/engine/wire"
+	"github.com/pcp-p2p/pcp/manifest"
 	"github.com/pcp-p2p/pcp/store"
 )
 
@@ -157,21 +158,26 @@ func (c *committer) flush() error {
 //
 // The rename is renameat2(RENAME_NOREPLACE) unless Overwrite is set, so a
 // file that appeared at the destination since the plan is never clobbered:
-// the kernel checks and renames in one step. Directories are reached by
-// descriptors opened through the destination's os.Root, and the final
-// component is a plain name, so nothing resolves outside the destination.
+// the kernel checks and renames in one step. Only a file this transfer put
+// there and nobody changed since (a repair) is replaced without Overwrite.
+// Directories are reached by descriptors opened through the destination's
+// os.Root, and the final component is a plain name, so nothing resolves
+// outside the destination. Each file's identity is recorded as it stands
+// in place after the rename.
 func (c *committer) finalize(ready []int, withMeta bool) error {
 	if len(ready) == 0 {
 		return nil
 	}
 	r := c.r
 	if c.stage == nil {
-		st, err := r.dest.Open(r.stage)
+		st, err := r.stageDir.Open(".")
 		if err != nil {
 			return fmt.Errorf("%w: staging directory: %v", errWrite, err)
 		}
 		c.stage = st
 	}
+	ids := make([]uint32, 0, len(ready))
+	fids := make([]store.FileID, 0, len(ready))
 	for _, i := range ready {
 		ent, err := r.t.Entry(i)
 		if err != nil {
@@ -180,39 +186,72 @@ func (c *committer) finalize(ready []int, withMeta bool) error {
 		e := &ent
 		name := strconv.Itoa(i)
 		if withMeta {
-			f, err := r.stageDir.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
-			if err != nil {
+			if err := c.prepare(name, e); err != nil {
 				return fmt.Errorf("%w: %s: %v", errWrite, e.Path, err)
 			}
-			err = setMeta(f, e)
-			f.Close()
-			if err != nil {
-				return fmt.Errorf("%w: %s: %v", errWrite, e.Path, err)
-			}
+		}
+		// Only the regular file this transfer wrote goes into place, never
+		// whatever else may have taken its name.
+		var st unix.Stat_t
+		if err := unix.Fstatat(int(c.stage.Fd()), name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil ||
+			st.Mode&unix.S_IFMT != unix.S_IFREG || st.Size != e.Size {
+			return fmt.Errorf("%w: %s: the staging file is not the file written (%v)", errWrite, e.Path, err)
 		}
 		dir, err := c.dir(path.Dir(e.Path))
 		if err != nil {
 			return err
 		}
-		if err := c.rename(name, dir, path.Base(e.Path)); err != nil {
+		base := path.Base(e.Path)
+		if err := c.rename(i, name, dir, base); err != nil {
 			if errors.Is(err, unix.EEXIST) {
 				return fmt.Errorf("%w: %s appeared during the transfer", ErrExists, e.Path)
 			}
 			return fmt.Errorf("%w: %s: %v", errWrite, e.Path, err)
 		}
+		id, err := fileIDAt(int(dir.Fd()), base)
+		if err != nil {
+			return fmt.Errorf("%w: %s: %v", errWrite, e.Path, err)
+		}
+		ids, fids = append(ids, uint32(i)), append(fids, id)
 		r.filesDone.Add(1)
 	}
 	if err := c.sync(); err != nil {
 		return err
 	}
-	ids := make([]uint32, len(ready))
-	for k, i := range ready {
-		ids[k] = uint32(i)
-	}
-	return r.rlog.MarkFileComplete(r.root, ids)
+	return r.rlog.MarkFileCompleteAs(r.root, ids, fids)
 }
 
-func (c *committer) rename(name string, dir *os.File, base string) error {
+// prepare gives a file with nothing to fetch its staging file's mode and
+// mtime. An empty file's staging file is created new, whatever held the
+// name before; a file whose chunks are all logged must be the regular file
+// of the right size they were written to.
+func (c *committer) prepare(name string, e *manifest.Entry) error {
+	sd := c.r.stageDir
+	var f *os.File
+	var err error
+	if e.Size == 0 {
+		if err := sd.RemoveAll(name); err != nil {
+			return err
+		}
+		f, err = createStaged(sd, name)
+	} else if f, err = openResumed(sd, name); err == nil {
+		if st, serr := f.Stat(); serr != nil || st.Size() != e.Size {
+			f.Close()
+			return fmt.Errorf("staging file %s is not %d bytes long", name, e.Size)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	err = setMeta(f, e)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// rename moves staging file name of entry i to base in dir.
+func (c *committer) rename(i int, name string, dir *os.File, base string) error {
 	from, to := int(c.stage.Fd()), int(dir.Fd())
 	if c.r.opts.Overwrite {
 		return unix.Renameat(from, name, to, base)
@@ -222,11 +261,26 @@ func (c *committer) rename(name string, dir *os.File, base string) error {
 		// A file system without RENAME_NOREPLACE: check, then rename.
 		var st unix.Stat_t
 		if unix.Fstatat(to, base, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
-			return unix.EEXIST
+			err = unix.EEXIST
+		} else {
+			err = unix.Renameat(from, name, to, base)
 		}
+	}
+	if err == unix.EEXIST && c.replaceable(i, to, base) {
 		return unix.Renameat(from, name, to, base)
 	}
 	return err
+}
+
+// replaceable reports whether the file at base in dirfd is exactly the one
+// this transfer recorded putting there for entry i: a repair replaces it.
+func (c *committer) replaceable(i int, dirfd int, base string) bool {
+	id, ok, err := c.r.rlog.Completion(c.r.root, uint32(i))
+	if err != nil || !ok {
+		return false
+	}
+	now, err := fileIDAt(dirfd, base)
+	return err == nil && now == id
 }
 
 // dir returns a descriptor of the destination directory d, opened once.

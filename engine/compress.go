@@ -23,9 +23,11 @@ import (
 // always sent raw: a probe every probeEvery chunks tracks the ratio cheaply
 // (zstd detects random input at GB/s), so incompressible data costs next to
 // nothing.
+//
+// The encoder is not the compressor's: it comes with the chunk buffers the
+// stream borrows for each chunk (servedata.go), so that encoders, like
+// buffers, are bounded by the sender's slots and not by its streams.
 type compressor struct {
-	enc *zstd.Encoder
-
 	n     int     // chunks seen
 	ratio float64 // EWMA of compressed/raw, from probes and compressed chunks
 
@@ -44,16 +46,29 @@ const (
 	incompressible = 0.9
 )
 
-func newCompressor() *compressor {
+func newCompressor() *compressor { return &compressor{ratio: 1} }
+
+// newEncoder returns a zstd encoder for EncodeAll of chunks of up to cs
+// bytes: it starts no goroutines and needs no Close. Each chunk is a frame
+// of its own, so a window past the chunk finds nothing more to match; the
+// default window (8 MiB of history per encoder) was most of what a data
+// stream cost the sender.
+func newEncoder(cs uint32) *zstd.Encoder {
+	w := zstd.MinWindowSize
+	for w < int(cs) && w < zstd.MaxWindowSize {
+		w <<= 1
+	}
 	enc, err := zstd.NewWriter(nil,
 		zstd.WithEncoderLevel(zstd.SpeedFastest),
+		zstd.WithWindowSize(w),
+		zstd.WithLowerEncoderMem(true),
 		zstd.WithEncoderConcurrency(1),
 		zstd.WithZeroFrames(true),
 		zstd.WithEncoderCRC(false)) // BLAKE3 verifies every chunk already
 	if err != nil {
 		panic(err) // only on invalid options
 	}
-	return &compressor{enc: enc, ratio: 1}
+	return enc
 }
 
 // shouldTry reports whether to compress the next chunk.
@@ -65,10 +80,10 @@ func (c *compressor) shouldTry() bool {
 	return c.zstd && c.ratio <= incompressible
 }
 
-// compress appends the zstd encoding of src to dst and records the ratio.
-// ok is false when the result is not worth sending.
-func (c *compressor) compress(dst, src []byte) (out []byte, ok bool) {
-	out = c.enc.EncodeAll(src, dst)
+// compress appends the zstd encoding of src to dst, made by enc, and
+// records the ratio. ok is false when the result is not worth sending.
+func (c *compressor) compress(enc *zstd.Encoder, dst, src []byte) (out []byte, ok bool) {
+	out = enc.EncodeAll(src, dst)
 	r := float64(len(out)-len(dst)) / float64(max(len(src), 1))
 	c.ratio = ewma(c.ratio, r, c.n <= 1)
 	return out, r <= incompressible

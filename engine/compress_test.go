@@ -20,8 +20,7 @@ type simLink struct{ linkRate, readRate, tlsRate, zstdRate float64 }
 // returns how many were sent compressed.
 func drive(t *testing.T, data []byte, n int, l simLink) int {
 	t.Helper()
-	c := newCompressor()
-	defer c.enc.Close()
+	c, enc := newCompressor(), newEncoder(1<<20)
 	dec, _ := zstd.NewReader(nil)
 	defer dec.Close()
 	now := time.Unix(0, 0)
@@ -30,7 +29,7 @@ func drive(t *testing.T, data []byte, n int, l simLink) int {
 	for i := 0; i < n; i++ {
 		wire, cpu := float64(len(data)), float64(len(data))/l.readRate
 		if c.shouldTry() {
-			out, ok := c.compress(nil, data)
+			out, ok := c.compress(enc, nil, data)
 			cpu += float64(len(data)) / l.zstdRate
 			if ok {
 				sent++

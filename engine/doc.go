@@ -12,30 +12,54 @@
 // moves on Streams parallel data streams (package engine/wire has the byte
 // layout):
 //
-//	sender.go   serve: read chunk -> compress if it pays (compress.go) -> write frame
-//	receiver.go schedule: feeder walks the plan -> queue -> requests bounded by bytes in flight
-//	            -> read frame -> decompress -> verify BLAKE3 -> WriteAt into a staging file
-//	commit.go   syncfs -> resume-log commit -> rename complete files into place
-//	plan.go     what is present, resumable, conflicting; staging; final tree metadata
-//	session.go  hosts, discovery, PAKE, re-dial with patience; Send and Receive
+//	sender.go       authenticate (guard slot, PAKE), send ManifestInfo + manifest, read the decision
+//	servedata.go    serve: read chunk -> check its BLAKE3 -> compress if it pays (compress.go) -> write
+//	servelimits.go  data streams per session and per sender; pooled chunk buffers and encoders
+//	receive.go      find the sender, PAKE, read the manifest (recvmanifest.go), plan, offer; Receive
+//	receiver.go     schedule: feeder walks the plan -> queue -> requests bounded by bytes in flight
+//	                -> read frame -> decompress -> verify BLAKE3 -> WriteAt into a staging file
+//	streamworker.go one data stream's life: violations end the session, transient failures back off
+//	commit.go       syncfs -> resume-log commit -> rename complete files into place
+//	plan.go         what is present, complete, resumable, conflicting
+//	stage.go        the staging directory: opened without following links, cleaned, repairs copied
+//	finish.go       modes, times and symlinks once every file is in place
+//	send.go         Send: host, discovery, the walk, shutdown
 //
 // # Invariants
 //
 //   - Nothing from a peer is acted on before it is validated: the manifest in
-//     full (paths, sizes, bounds), every chunk by its BLAKE3 hash.
+//     full (paths, sizes, bounds, against what the sender declared in
+//     ManifestInfo and against free space), every chunk by its BLAKE3 hash.
+//     A protocol violation ends the session as ErrPeerMisbehaving at once.
+//   - Every read of a peer that has not proved the passphrase has a deadline,
+//     and so does the manifest (an inactivity deadline). Ending a send resets
+//     every stream and closes the host before anything waits for handlers.
+//   - At most Guard.Limit wrong guesses are judged per offer: a handshake
+//     takes a guard slot before PAKE starts; an exhausted guard starts none.
 //   - All destination access goes through os.Root: no path from a peer, no
 //     symlink at the destination, can make the receiver write outside it.
+//   - No manifest path can name the staging directory (".pcp-" is reserved
+//     at the top level). A staging file is trusted only while the resume log
+//     records its chunks and it is a regular file; otherwise it is replaced,
+//     created exclusively, never through a symlink.
 //   - A chunk recorded in the resume log is durable on disk; a file recorded
-//     complete is in place with its mode and mtime.
+//     complete is in place with its mode and mtime, and its identity (size,
+//     mtime, inode, ctime) is recorded with it.
 //   - An existing file that differs from the offer is never replaced unless
-//     ReceiveOptions.Overwrite is set, or it is a file this transfer put
-//     there earlier (repair).
-//   - Memory is bounded by the in-flight window (MaxInFlight) and one chunk
-//     buffer per stream, not by the tree: the manifest is a manifest.Table
-//     on disk (a temporary file beside the state files), the plan keeps
-//     one byte per entry, the feeder hands out chunks in manifest order a
-//     file at a time, and the fileTable and committer hold only files in
-//     flight. Offers list at most 100 names (with exact counts).
+//     ReceiveOptions.Overwrite is set, or it still has the identity recorded
+//     when this transfer completed it (repair). Replacement is by rename: the
+//     receiver never writes into an inode it did not create.
+//   - The sender never sends a chunk that does not match the manifest: a
+//     source changed since hashing ends the transfer with ErrSourceChanged,
+//     naming the manifest path.
+//   - Memory is bounded by the in-flight window (MaxInFlight), not by the
+//     tree or by what a peer does: the sender serves at most MaxStreams data
+//     streams per session from a fixed pool of chunk buffers and encoders;
+//     the manifest is a manifest.Table on disk (a temporary file beside the
+//     state files), the plan keeps one byte per entry, the feeder hands out
+//     chunks in manifest order a file at a time, and the fileTable and
+//     committer hold only files in flight. Offers list at most 100 names
+//     (with exact counts).
 //   - Only cmd prints: the engine reports through Events.
 //
 // # Defaults

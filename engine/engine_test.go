@@ -256,7 +256,12 @@ func TestCorruptByteOnDiskRepairedWithOneChunk(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	sum, err := transferOnce(t, src, dest, logPath, false)
+	// The write changed the file's ctime: to pcp it is an edit, which is
+	// never replaced unasked.
+	if _, err := transferOnce(t, src, dest, logPath, false); !errors.Is(err, ErrExists) {
+		t.Fatalf("second receive without --overwrite: err = %v, want ErrExists", err)
+	}
+	sum, err := transferOnce(t, src, dest, logPath, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -455,13 +460,17 @@ func TestStalledSenderEndsResumably(t *testing.T) {
 	addrs, _ := startSender(t, ctx, opts)
 	ro := recvOpts(pass, filepath.Join(dir, "out"), addrs)
 	ro.ResumeLogPath = filepath.Join(dir, "resume.db")
-	ro.stall, ro.Patience = 200*time.Millisecond, time.Second
+	// The stall and patience bound only how long the test takes: what it
+	// asserts holds however slowly chunks arrive on a busy machine.
+	ro.stall, ro.Patience = 500*time.Millisecond, 3*time.Second
+	var verified int64 = -1
+	ro.runDone = func(r *receiver) { verified = r.chunks.Load() }
 	start := time.Now()
 	_, err := Receive(ctx, ro)
 	if !errors.Is(err, ErrInterrupted) || !strings.Contains(err.Error(), "no data from the sender") {
 		t.Fatalf("err = %v, want ErrInterrupted for a stalled sender", err)
 	}
-	if d := time.Since(start); d > 20*time.Second {
+	if d := time.Since(start); d > 45*time.Second {
 		t.Fatalf("gave up only after %v", d)
 	}
 	l, err := store.OpenResumeLog(ro.ResumeLogPath)
@@ -469,14 +478,23 @@ func TestStalledSenderEndsResumably(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	n := 0
 	ts, _ := l.List()
 	if len(ts) != 1 {
 		t.Fatalf("transfers in the log: %d", len(ts))
 	}
-	l.Done(ts[0].Root, func(store.ChunkRef) error { n++; return nil })
-	if n != 4 {
-		t.Fatalf("%d chunks logged durable, want the 4 that arrived", n)
+	// Every chunk verified before the receiver gave up is logged durable,
+	// and none that the sender never sent. How many of the first four got
+	// through before the stall ended the run depends on scheduling.
+	var n int64
+	l.Done(ts[0].Root, func(c store.ChunkRef) error {
+		if c.Chunk >= 4 {
+			t.Errorf("chunk %d logged, but the sender never sent it", c.Chunk)
+		}
+		n++
+		return nil
+	})
+	if n != verified || n < 1 {
+		t.Fatalf("%d chunks logged durable, want the %d verified (at least 1)", n, verified)
 	}
 }
 
@@ -506,6 +524,10 @@ func TestFullDiskIsResumableAndLosesNothing(t *testing.T) {
 	addrs, _ := startSender(t, ctx, SendOptions{Paths: []string{filepath.Join(dir, "src")}, Passphrase: pass})
 	ro := recvOpts(pass, dest, addrs)
 	ro.ResumeLogPath = filepath.Join(dir, "resume.db")
+	// Free space unknown: skip the check before the transfer, so that the
+	// disk fills while data is written (the check itself is tested in
+	// TestHostileRecvDestinationSpace).
+	ro.freeSpace = func(string) (int64, bool) { return 0, false }
 	_, err := Receive(ctx, ro)
 	if !errors.Is(err, ErrInterrupted) || !strings.Contains(err.Error(), "no space left") {
 		t.Fatalf("err = %v, want a resumable 'no space left' error", err)

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -24,9 +25,10 @@ type fileTable struct {
 }
 
 type openFile struct {
-	sf        *stagedFile // nil until the first write, and after the last
-	writeLeft int64       // chunks still to write this run
-	syncLeft  int64       // chunks still to become durable (committed)
+	sf        *stagedFile   // nil until the first write, and after the last
+	opening   chan struct{} // non-nil while a stream opens sf; closed when done
+	writeLeft int64         // chunks still to write this run
+	syncLeft  int64         // chunks still to become durable (committed)
 }
 
 func newFileTable(r *receiver) *fileTable {
@@ -69,35 +71,67 @@ func (t *fileTable) forget(i int) {
 }
 
 func (t *fileTable) get(i int, name string, size int64) (*stagedFile, error) {
-	t.mu.Lock()
-	of := t.open[i]
-	var sf *stagedFile
-	if of != nil {
-		sf = of.sf
-	}
-	t.mu.Unlock()
-	if of == nil {
-		return nil, fmt.Errorf("internal error: chunk of %s, which is not being fetched", name)
-	}
-	if sf != nil {
+	for {
+		t.mu.Lock()
+		of := t.open[i]
+		if of == nil {
+			t.mu.Unlock()
+			return nil, fmt.Errorf("internal error: chunk of %s, which is not being fetched", name)
+		}
+		if sf := of.sf; sf != nil {
+			t.mu.Unlock()
+			return sf, nil
+		}
+		if wait := of.opening; wait != nil { // another stream is opening it
+			t.mu.Unlock()
+			<-wait
+			continue
+		}
+		of.opening = make(chan struct{})
+		t.mu.Unlock()
+		// Open outside the lock: creating files is the receiver's costliest
+		// system call with many small files, and streams work on different
+		// files. A fresh staging file is created exclusively, so only one
+		// stream may try.
+		sf, err := t.openStaged(i, size)
+		t.mu.Lock()
+		of.sf = sf
+		close(of.opening)
+		of.opening = nil
+		t.mu.Unlock()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", errWrite, name, err)
+		}
 		return sf, nil
 	}
-	// Open outside the lock: creating files is the receiver's costliest
-	// system call with many small files, and streams work on different files.
+}
+
+// openStaged opens the staging file of entry i. A fresh file is created
+// exclusively and never through a symlink (apply removed every name the
+// log does not vouch for); a resumed one must be the regular file the plan
+// saw (createStaged, openResumed).
+func (t *fileTable) openStaged(i int, size int64) (*stagedFile, error) {
 	stage := strconv.Itoa(i)
-	f, err := t.r.stageDir.OpenFile(stage, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", errWrite, name, err)
+	sd := t.r.stageDir
+	var f *os.File
+	var err error
+	if t.r.plan.state[i] == stFresh {
+		f, err = createStaged(sd, stage)
+	} else {
+		f, err = openResumed(sd, stage)
 	}
-	// A file moved aside for repair may be longer than the offer; chunks
+	if err != nil {
+		return nil, err
+	}
+	// A longer file cannot come from this transfer's writes; chunks
 	// written past the end extend a shorter one.
 	if st, err := f.Stat(); err == nil && st.Size() > size {
 		if err := f.Truncate(size); err != nil {
 			f.Close()
-			return nil, fmt.Errorf("%w: %s: %v", errWrite, name, err)
+			return nil, err
 		}
 	}
-	sf = &stagedFile{File: f}
+	sf := &stagedFile{File: f}
 	if size >= int64(t.r.cs) {
 		// Full chunks go around the page cache (see stagedFile). A file
 		// system without O_DIRECT (tmpfs) refuses the open: fine. Files
@@ -105,27 +139,63 @@ func (t *fileTable) get(i int, name string, size int64) (*stagedFile, error) {
 		// device, one small file at a time, after a second open. Paired
 		// runs of pcp-bench -size 16 -only small: 2.7-4.8 s, against
 		// 4.9-6.3 s with O_DIRECT from 4 KiB up.
-		if d, err := t.r.stageDir.OpenFile(stage, os.O_WRONLY|syscall.O_DIRECT, 0); err == nil {
-			sf.direct = d
+		if d, err := sd.OpenFile(stage, os.O_WRONLY|syscall.O_DIRECT, 0); err == nil {
+			if sameFile(f, d) {
+				sf.direct.Store(d)
+			} else {
+				d.Close()
+			}
 		}
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if of.sf != nil { // another stream opened it meanwhile
-		sf.close()
-		return of.sf, nil
-	}
-	of.sf = sf
 	return sf, nil
+}
+
+// sameFile reports whether a and b are open on the same inode.
+func sameFile(a, b *os.File) bool {
+	x, err1 := a.Stat()
+	y, err2 := b.Stat()
+	return err1 == nil && err2 == nil && os.SameFile(x, y)
+}
+
+// createStaged creates staging file name exclusively: os.Root never follows
+// a symlink with O_CREATE|O_EXCL, and an existing name fails.
+func createStaged(sd *os.Root, name string) (*os.File, error) {
+	return sd.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+}
+
+// openResumed opens an existing staging file for writing, only if the name
+// is a regular file itself (not a symlink to one).
+func openResumed(sd *os.Root, name string) (*os.File, error) {
+	lst, err := sd.Lstat(name)
+	if err != nil {
+		return nil, err
+	}
+	if !lst.Mode().IsRegular() {
+		return nil, fmt.Errorf("staging file %s is not a regular file", name)
+	}
+	f, err := sd.OpenFile(name, os.O_RDWR|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := f.Stat(); err != nil || !os.SameFile(st, lst) {
+		f.Close()
+		return nil, fmt.Errorf("staging file %s changed while opened", name)
+	}
+	return f, nil
 }
 
 // stagedFile is a staging file open twice: buffered, and with O_DIRECT for
 // block-aligned writes. Writing 1 MiB chunks around the page cache saves the
 // copy into it and the later write-back, the receiver's largest cost after
 // TLS (pwrite was 0.9 CPU-s per GiB through the page cache on 4 streams).
+//
+// Streams write chunks of one file in parallel: direct is an atomic pointer
+// so that the first failed O_DIRECT write can drop it while others use it
+// (closing an os.File under a concurrent WriteAt is safe: that write fails
+// and falls back).
 type stagedFile struct {
 	*os.File
-	direct *os.File
+	direct atomic.Pointer[os.File]
 }
 
 // directAlign is the alignment O_DIRECT needs on the file systems pcp meets
@@ -133,21 +203,22 @@ type stagedFile struct {
 const directAlign = 4096
 
 func (sf *stagedFile) writeAt(b []byte, off int64) (int, error) {
-	if sf.direct != nil && len(b)%directAlign == 0 && off%directAlign == 0 && isAligned(b) {
-		n, err := sf.direct.WriteAt(b, off)
+	if d := sf.direct.Load(); d != nil && len(b)%directAlign == 0 && off%directAlign == 0 && isAligned(b) {
+		n, err := d.WriteAt(b, off)
 		if err == nil {
 			return n, nil
 		}
 		// EINVAL: the device wants another alignment. Stop trying.
-		sf.direct.Close()
-		sf.direct = nil
+		if sf.direct.CompareAndSwap(d, nil) {
+			d.Close()
+		}
 	}
 	return sf.File.WriteAt(b, off)
 }
 
 func (sf *stagedFile) close() error {
-	if sf.direct != nil {
-		sf.direct.Close()
+	if d := sf.direct.Swap(nil); d != nil {
+		d.Close()
 	}
 	return sf.File.Close()
 }

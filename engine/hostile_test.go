@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -17,8 +19,11 @@ import (
 	"github.com/pcp-p2p/pcp/manifest"
 )
 
-// hostileSender authenticates like a real sender, then sends m as is.
-func hostileSender(t *testing.T, pass auth.Passphrase, m *manifest.Manifest) []string {
+// hostileSender authenticates like a real sender, then sends m as is. patch,
+// if set, alters m's canonical encoding first (for what the encoder itself
+// refuses to write) and returns the file bytes to declare (0: m's); the
+// declaration and the root follow the patched bytes.
+func hostileSender(t *testing.T, pass auth.Passphrase, m *manifest.Manifest, patch func(enc []byte) uint64) []string {
 	t.Helper()
 	h, err := p2p.NewHost(p2p.HostOptions{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}})
 	if err != nil {
@@ -35,11 +40,26 @@ func hostileSender(t *testing.T, pass auth.Passphrase, m *manifest.Manifest) []s
 			LocalID: []byte(h.ID()), RemoteID: []byte(s.Conn().RemotePeer())}); err != nil {
 			return
 		}
-		mw := wire.NewManifestWriter(s)
-		_ = manifest.Encode(mw, m)
-		_ = mw.Flush()
-		root := m.Root()
-		_ = wire.WriteFrame(s, wire.TManifestEnd, root[:])
+		var b bytes.Buffer
+		if err := manifest.Encode(&b, m); err != nil {
+			t.Errorf("encoding the hostile manifest: %v", err)
+			return
+		}
+		enc := b.Bytes()
+		var size uint64
+		for _, e := range m.Entries {
+			size += uint64(e.Size)
+		}
+		if patch != nil {
+			if n := patch(enc); n != 0 {
+				size = n
+			}
+		}
+		info := wire.ManifestInfo{Entries: uint64(len(m.Entries)), Encoded: uint64(len(enc)), FileBytes: size}
+		root := manifest.HashChunk(enc) // the root is the BLAKE3 of the encoding
+		if sendInfo(s, info) != nil || sendManifest(s, enc) != nil || wire.WriteFrame(s, wire.TManifestEnd, root[:]) != nil {
+			return
+		}
 		_, _, _ = fr.Next()
 	})
 	return fullAddrs(h)
@@ -51,29 +71,52 @@ func TestHostileManifestsAreRejected(t *testing.T) {
 		return manifest.Entry{Path: p, Kind: manifest.KindFile, Mode: 0o644, Size: 1, Chunks: []manifest.Hash{h}}
 	}
 	dir := func(p string) manifest.Entry { return manifest.Entry{Path: p, Kind: manifest.KindDir, Mode: 0o755} }
-	cases := map[string][]manifest.Entry{
-		"dotdot":          {dir("a"), file("a/../../x")},
-		"parent escape":   {file("../x")},
-		"absolute":        {dir("/etc"), file("/etc/x")},
-		"duplicate":       {file("a"), file("a")},
-		"absurd size":     {{Path: "big", Kind: manifest.KindFile, Mode: 0o644, Size: 1 << 60, Chunks: []manifest.Hash{h}}},
-		"symlink escape":  {{Path: "l", Kind: manifest.KindSymlink, Target: "../../etc/passwd"}},
-		"through symlink": {{Path: "l", Kind: manifest.KindSymlink, Target: "d"}, file("l/x")},
-		"chunk count":     {{Path: "f", Kind: manifest.KindFile, Mode: 0o644, Size: 3 << 20, Chunks: []manifest.Hash{h}}},
+	// setSize rewrites the size of the file entry named name in an encoding
+	// (u16 path length | path | mode u32 | mtime u64 | size u64), to make
+	// what the encoder refuses: a size that does not match the chunk list.
+	// declare says whether the sender's ManifestInfo owns up to the size.
+	setSize := func(name string, size uint64, declare bool) func([]byte) uint64 {
+		return func(enc []byte) uint64 {
+			key := append([]byte{0, byte(len(name))}, name...)
+			i := bytes.Index(enc, key)
+			if i < 0 {
+				t.Fatalf("entry %q not in the encoding", name)
+			}
+			binary.BigEndian.PutUint64(enc[i+len(key)+4+8:], size)
+			if !declare {
+				return 0
+			}
+			return size
+		}
 	}
-	for name, entries := range cases {
+	cases := map[string]struct {
+		entries []manifest.Entry
+		patch   func([]byte) uint64
+	}{
+		"dotdot":          {entries: []manifest.Entry{dir("a"), file("a/../../x")}},
+		"parent escape":   {entries: []manifest.Entry{file("../x")}},
+		"absolute":        {entries: []manifest.Entry{dir("/etc"), file("/etc/x")}},
+		"duplicate":       {entries: []manifest.Entry{file("a"), file("a")}},
+		"absurd size":     {entries: []manifest.Entry{file("big")}, patch: setSize("big", 1<<60, false)},
+		"symlink escape":  {entries: []manifest.Entry{{Path: "l", Kind: manifest.KindSymlink, Target: "../../etc/passwd"}}},
+		"through symlink": {entries: []manifest.Entry{{Path: "l", Kind: manifest.KindSymlink, Target: "d"}, file("l/x")}},
+		"chunk count":     {entries: []manifest.Entry{file("f")}, patch: setSize("f", 3<<20, true)},
+	}
+	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
 			base := t.TempDir()
 			dest := filepath.Join(base, "dest")
 			pass := testPass(t)
-			addrs := hostileSender(t, pass, &manifest.Manifest{ChunkSize: manifest.DefaultChunkSize, Entries: entries})
+			addrs := hostileSender(t, pass, &manifest.Manifest{ChunkSize: manifest.DefaultChunkSize, Entries: c.entries}, c.patch)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			ro := recvOpts(pass, dest, addrs)
 			ro.ResumeLogPath = filepath.Join(base, "resume.db")
 			_, err := Receive(ctx, ro)
-			if !errors.Is(err, ErrPeerMisbehaving) {
-				t.Fatalf("err = %v, want ErrPeerMisbehaving", err)
+			// Refused by the manifest's validation, not by some other step.
+			if !errors.Is(err, ErrPeerMisbehaving) || !errors.Is(err, manifest.ErrInvalid) &&
+				!errors.Is(err, manifest.ErrTooLarge) && !errors.Is(err, manifest.ErrMalformed) {
+				t.Fatalf("err = %v, want ErrPeerMisbehaving wrapping manifest.ErrInvalid, ErrTooLarge or ErrMalformed", err)
 			}
 			var des []string
 			filepath.Walk(base, func(p string, _ os.FileInfo, _ error) error { des = append(des, p); return nil })

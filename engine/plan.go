@@ -6,12 +6,8 @@ import (
 	"fmt"
 	"io/fs"
 	"math/bits"
-	"os"
 	"path"
 	"strconv"
-	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/pcp-p2p/pcp/manifest"
 	"github.com/pcp-p2p/pcp/store"
@@ -26,7 +22,7 @@ const (
 	stSymlink                   // created at the end
 	stFresh                     // fetch every chunk into a new staging file
 	stResume                    // fetch the chunks the log lacks into the existing staging file
-	stRepair                    // a differing file in place that may be replaced: moved to staging at apply; its good chunks are logged
+	stRepair                    // a differing file in place that may be replaced: its good chunks are copied to a new staging file at apply
 	stPresent                   // identical file in place: mode and mtime only
 	stComplete                  // recorded complete in the log and untouched since
 	stConflict                  // differs and may not be replaced
@@ -43,6 +39,9 @@ type plan struct {
 	// fetch is the number of files that get a staging file (fresh, resumed
 	// or repaired); already the files that need no data.
 	fetch, already int
+	// stageOK: the staging directory exists as a real directory (not a
+	// symlink), so staging files in it may be resumed.
+	stageOK bool
 }
 
 // stageName is the staging file of entry i, inside the staging directory.
@@ -53,7 +52,7 @@ func (r *receiver) stageName(i int) string { return path.Join(r.stage, strconv.I
 // the chunks of files under repair that are already right.
 func (r *receiver) makePlan(ctx context.Context) (*plan, error) {
 	t := r.t
-	p := &plan{state: make([]uint8, t.Len())}
+	p := &plan{state: make([]uint8, t.Len()), stageOK: isRealDir(r.dest, r.stage)}
 	add := func(list *[]string, s string) {
 		if len(*list) < maxListed {
 			*list = append(*list, s)
@@ -92,7 +91,7 @@ func (r *receiver) makePlan(ctx context.Context) (*plan, error) {
 		case manifest.KindFile:
 			p.offer.Files++
 			p.offer.TotalBytes += e.Size
-			s, err := r.planFile(ctx, i, e, st, exists, &p.offer)
+			s, err := r.planFile(ctx, i, e, st, exists, p)
 			if err != nil {
 				return err
 			}
@@ -118,26 +117,11 @@ func (r *receiver) makePlan(ctx context.Context) (*plan, error) {
 
 // planFile decides what to do with one file and counts the bytes that need
 // not be fetched.
-func (r *receiver) planFile(ctx context.Context, i int, e *manifest.Entry, st fs.FileInfo, exists bool, o *Offer) (uint8, error) {
+func (r *receiver) planFile(ctx context.Context, i int, e *manifest.Entry, st fs.FileInfo, exists bool, p *plan) (uint8, error) {
+	o := &p.offer
 	cs := r.t.ChunkSize()
 	if !exists {
-		if _, err := r.dest.Lstat(r.stageName(i)); err != nil {
-			return stFresh, nil
-		}
-		done, err := r.rlog.DoneChunks(r.root, uint32(i))
-		if err != nil {
-			return 0, err
-		}
-		if done == nil {
-			return stFresh, nil
-		}
-		if r.opts.Reverify {
-			if done, err = r.reverify(ctx, i, e, done); err != nil {
-				return 0, err
-			}
-		}
-		o.ResumeBytes += doneBytes(done, e.Size, cs)
-		return stResume, nil
+		return r.planStaged(ctx, i, e, p)
 	}
 	if !st.Mode().IsRegular() {
 		if st.Mode()&fs.ModeSymlink != 0 && r.opts.Overwrite {
@@ -145,12 +129,15 @@ func (r *receiver) planFile(ctx context.Context, i int, e *manifest.Entry, st fs
 		}
 		return stConflict, nil
 	}
-	complete, err := r.rlog.IsComplete(r.root, uint32(i))
+	// A file this transfer put in place is its own only while it is
+	// exactly what was recorded then: an edit changes the ctime even when
+	// size and mtime are put back.
+	id, known, err := r.rlog.Completion(r.root, uint32(i))
 	if err != nil {
 		return 0, err
 	}
-	// A file we finished earlier and nobody touched since: trust the log.
-	if complete && !r.opts.Reverify && st.Size() == e.Size && st.ModTime().UnixNano() == e.MTime {
+	ours := known && id == fileID(st)
+	if ours && !r.opts.Reverify {
 		o.PresentBytes += e.Size
 		return stComplete, nil
 	}
@@ -167,36 +154,48 @@ func (r *receiver) planFile(ctx context.Context, i int, e *manifest.Entry, st fs
 		o.PresentBytes += e.Size
 		return stPresent, nil
 	}
-	if !complete && !r.opts.Overwrite {
+	// It differs: replace it only if it is still ours (damaged, found by
+	// Reverify) or with Overwrite; anything else is someone's edit.
+	if !ours && !r.opts.Overwrite {
 		return stConflict, nil
 	}
-	// Repair: log the chunks that are right, so that only the others are
-	// fetched once the file is moved into staging. Should the process stop
-	// before that move, the log's entries are ignored: a logged chunk
-	// counts only while its staging file exists.
+	// Repair: apply copies the chunks that are right into a new staging
+	// file; only the others are fetched.
 	n := manifest.ChunkCount(e.Size, cs)
-	var refs []store.ChunkRef
 	for c, k := int64(0), 0; c < n; c++ {
 		if k < len(bad) && bad[k] == c {
 			k++
 			continue
 		}
 		o.PresentBytes += manifest.ChunkLen(e.Size, cs, c)
-		refs = append(refs, store.ChunkRef{Entry: uint32(i), Chunk: uint32(c)})
-		if len(refs) == markBatch {
-			if err := r.rlog.MarkDone(r.root, refs); err != nil {
-				return 0, err
-			}
-			refs = refs[:0]
-		}
-	}
-	if err := r.rlog.MarkDone(r.root, refs); err != nil {
-		return 0, err
 	}
 	return stRepair, nil
 }
 
-// markBatch bounds the refs handed to the resume log in one call.
+// planStaged decides about a file not at the destination: fetch it, or
+// resume its staging file. Logged chunks count only while their staging
+// file is a regular file in a real staging directory; otherwise the log
+// forgets them and the file is fetched into a new one.
+func (r *receiver) planStaged(ctx context.Context, i int, e *manifest.Entry, p *plan) (uint8, error) {
+	done, err := r.rlog.DoneChunks(r.root, uint32(i))
+	if err != nil {
+		return 0, err
+	}
+	if done == nil {
+		return stFresh, nil
+	}
+	if !p.stageOK || !r.stagedRegular(i) {
+		return stFresh, r.rlog.DropChunks(r.root, uint32(i))
+	}
+	if r.opts.Reverify {
+		if done, err = r.reverify(ctx, i, e, done); err != nil {
+			return 0, err
+		}
+	}
+	p.offer.ResumeBytes += doneBytes(done, e.Size, r.cs)
+	return stResume, nil
+}
+
 const markBatch = 4096
 
 // doneBytes is the number of bytes of the chunks set in done.
@@ -252,117 +251,4 @@ func (r *receiver) reverify(ctx context.Context, i int, e *manifest.Entry, done 
 		return done, r.rlog.Forget(r.root, forget)
 	}
 	return done, nil
-}
-
-// apply prepares the destination for the plan: the staging directory, the
-// directories, and files under repair moved into staging.
-func (r *receiver) apply(p *plan) error {
-	if err := r.dest.MkdirAll(r.stage, 0o700); err != nil {
-		return fmt.Errorf("creating staging directory: %w", err)
-	}
-	sd, err := r.dest.OpenRoot(r.stage)
-	if err != nil {
-		return fmt.Errorf("opening staging directory: %w", err)
-	}
-	r.stageDir = sd
-	for i, s := range p.state {
-		if s != stDir && s != stRepair {
-			continue
-		}
-		e, err := r.t.Entry(i)
-		if err != nil {
-			return err
-		}
-		if s == stDir {
-			if err := r.dest.MkdirAll(e.Path, 0o700); err != nil {
-				return fmt.Errorf("creating %s: %w", e.Path, err)
-			}
-			continue
-		}
-		if err := r.dest.Rename(e.Path, r.stageName(i)); err != nil {
-			return fmt.Errorf("moving %s aside for repair: %w", e.Path, err)
-		}
-		p.state[i] = stResume
-	}
-	return nil
-}
-
-// finishPresent applies mode and mtime to files that were already present
-// but not recorded complete, and records them complete.
-func (r *receiver) finishPresent() error {
-	var ids []uint32
-	for i, s := range r.plan.state {
-		if s != stPresent {
-			continue
-		}
-		e, err := r.t.Entry(i)
-		if err != nil {
-			return err
-		}
-		if err := r.dest.Chmod(e.Path, os.FileMode(e.Mode)); err != nil {
-			return err
-		}
-		t := time.Unix(0, e.MTime)
-		if err := r.dest.Chtimes(e.Path, t, t); err != nil {
-			return err
-		}
-		if ids = append(ids, uint32(i)); len(ids) == markBatch {
-			if err := r.rlog.MarkFileComplete(r.root, ids); err != nil {
-				return err
-			}
-			ids = ids[:0]
-		}
-	}
-	return r.rlog.MarkFileComplete(r.root, ids)
-}
-
-// finishTree creates symlinks and applies directory modes and times, once
-// every file is in place. Entries are visited last to first: in the
-// manifest's component order a directory's subtree follows it, so every
-// directory is finished after everything inside it.
-func (r *receiver) finishTree() error {
-	for i := len(r.plan.state) - 1; i >= 0; i-- {
-		s := r.plan.state[i]
-		if s != stDir && s != stSymlink {
-			continue
-		}
-		e, err := r.t.Entry(i)
-		if err != nil {
-			return err
-		}
-		if s == stSymlink {
-			if target, err := r.dest.Readlink(e.Path); err != nil || target != e.Target {
-				if err := r.dest.Symlink(e.Target, e.Path); err != nil {
-					return fmt.Errorf("creating symlink %s: %w", e.Path, err)
-				}
-			}
-			if err := r.lchtimes(e.Path, e.MTime); err != nil {
-				return fmt.Errorf("setting mtime of symlink %s: %w", e.Path, err)
-			}
-			continue
-		}
-		if err := r.dest.Chmod(e.Path, os.FileMode(e.Mode)); err != nil {
-			return fmt.Errorf("setting mode of %s: %w", e.Path, err)
-		}
-		t := time.Unix(0, e.MTime)
-		if err := r.dest.Chtimes(e.Path, t, t); err != nil {
-			return fmt.Errorf("setting mtime of %s: %w", e.Path, err)
-		}
-	}
-	r.closeStage()
-	_ = r.dest.RemoveAll(r.stage)
-	return nil
-}
-
-// lchtimes sets a symlink's own mtime. os.Root has no Lchtimes, so the
-// parent directory is opened through the root (which cannot escape it) and
-// utimensat(AT_SYMLINK_NOFOLLOW) runs relative to it.
-func (r *receiver) lchtimes(name string, mtime int64) error {
-	d, err := r.dest.Open(path.Dir(name))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	ts := unix.NsecToTimespec(mtime)
-	return unix.UtimesNanoAt(int(d.Fd()), path.Base(name), []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW)
 }

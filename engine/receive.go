@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -20,7 +21,6 @@ import (
 	"github.com/pcp-p2p/pcp/discovery"
 	"github.com/pcp-p2p/pcp/engine/p2p"
 	"github.com/pcp-p2p/pcp/engine/wire"
-	"github.com/pcp-p2p/pcp/manifest"
 	"github.com/pcp-p2p/pcp/store"
 )
 
@@ -155,6 +155,9 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 	if opts.Streams <= 0 {
 		opts.Streams = DefaultStreams
 	}
+	// A sender serves at most MaxStreams per session; more would only be
+	// refused as busy.
+	opts.Streams = min(opts.Streams, MaxStreams)
 	if opts.MaxInFlight <= 0 {
 		opts.MaxInFlight = DefaultMaxInFlight
 	}
@@ -208,10 +211,16 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 	path := p2p.PathOf(h, ap.info.ID)
 	emit(opts.Events, AuthenticatedEvent{Peer: ap.info.ID.String(), Path: path})
 
-	t, err := readManifest(ap.ctl, tmpDir)
+	idle := cmp.Or(opts.manifestIdle, manifestIdle)
+	stopCtl := context.AfterFunc(ctx, func() { ap.ctl.Reset() })
+	t, err := readManifest(ap.ctl, tmpDir, idle, opts.freeSpaceFunc())
+	stopCtl()
 	if err != nil {
 		ap.ctl.Reset()
-		return nil, fmt.Errorf("%w: %w", ErrPeerMisbehaving, err)
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInterrupted, ctx.Err())
+		}
+		return nil, manifestError(err, idle)
 	}
 	defer t.Close()
 	root := t.Root()
@@ -242,6 +251,15 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 	if offer.ConflictCount > 0 {
 		return decline(fmt.Errorf("%w: %s (use --overwrite to replace)", ErrExists, listSome(offer.Conflicts, offer.ConflictCount, 5)))
 	}
+	// Staging files take the missing bytes at the destination before any
+	// file is in place: an offer that cannot fit stops here, before data
+	// moves. Not a Decline: the sender keeps waiting for a run with room.
+	if need := offer.TotalBytes - offer.PresentBytes - offer.ResumeBytes; need > 0 {
+		if n, ok := opts.freeSpaceFunc()(destDir); ok && need > n {
+			ap.ctl.Reset()
+			return nil, fmt.Errorf("%w: %w: %d bytes to fetch into %s, which has %d free", ErrInterrupted, ErrNoSpace, need, destDir, n)
+		}
+	}
 	if opts.Confirm != nil && !opts.Confirm(offer) {
 		return decline(ErrDeclined)
 	}
@@ -262,7 +280,8 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 	err = r.run(ctx, op)
 	stopProgress()
 	if err != nil {
-		if errors.Is(err, ErrPeerMisbehaving) || errors.Is(err, ErrExists) || errors.Is(err, wire.ErrSourceChanged) {
+		if errors.Is(err, ErrPeerMisbehaving) || errors.Is(err, ErrExists) || errors.Is(err, wire.ErrSourceChanged) ||
+			errors.Is(err, ErrInterrupted) {
 			return nil, err
 		}
 		if ctx.Err() != nil {
@@ -295,27 +314,6 @@ func listSome(s []string, total, n int) string {
 		return fmt.Sprint(s)
 	}
 	return fmt.Sprintf("%v and %d more", s[:min(n, len(s))], total-min(n, len(s)))
-}
-
-// readManifest reads the manifest and its end frame from the control stream
-// into a table in tmpDir.
-func readManifest(s io.Reader, tmpDir string) (*manifest.Table, error) {
-	fr := wire.NewReader(s)
-	mr := wire.NewManifestReader(fr, 0)
-	t, err := manifest.DecodeTable(mr, tmpDir, manifest.Limits{})
-	if err != nil {
-		return nil, err
-	}
-	root := t.Root()
-	typ, p, err := mr.End()
-	if err == nil && (typ != wire.TManifestEnd || len(p) != len(root) || manifest.Hash(p) != root) {
-		err = fmt.Errorf("%w: manifest end mismatch", wire.ErrFrame)
-	}
-	if err != nil {
-		t.Close()
-		return nil, err
-	}
-	return t, nil
 }
 
 // progress emits ProgressEvents every 100ms until the returned func is called.

@@ -223,53 +223,8 @@ func (r *receiver) closeStage() {
 	}
 }
 
-// streamWorker keeps one data stream busy until the queue is drained,
-// re-opening the stream after transient failures.
-func (r *receiver) streamWorker(ctx context.Context, op streamOpener, batchBytes int64) error {
-	for first := true; ; {
-		if r.q.finished() {
-			return nil
-		}
-		if !first {
-			r.reconnects.Add(1)
-		}
-		first = false
-		s, err := op.openData(ctx)
-		if err != nil {
-			return err
-		}
-		err = r.runStream(ctx, s, batchBytes, op)
-		r.log.Debug("data stream ended", "err", err)
-		s.Close()
-		if err == nil {
-			return nil
-		}
-		if last := time.Unix(0, r.lastChunk.Load()); time.Since(last) > r.opts.Patience {
-			// Streams open but nothing arrives: a stalled sender must not
-			// keep the receiver re-opening streams forever.
-			return fmt.Errorf("%w: no data from the sender for %v (last error: %v)", ErrInterrupted, time.Since(last).Round(time.Second), err)
-		}
-		if errors.Is(err, errMigrate) {
-			r.migrations.Add(1)
-			first = true // not a reconnect
-			continue
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if errors.Is(err, ErrPeerMisbehaving) || errors.Is(err, wire.ErrSourceChanged) ||
-			errors.Is(err, wire.ErrUnknownSession) || errors.Is(err, errWrite) {
-			return err
-		}
-		r.log.Debug("data stream failed; reopening", "err", err)
-	}
-}
-
-var errWrite = errors.New("writing to the destination failed")
-
-// runStream pipelines requests and chunks on one stream. On any error the
-// chunks it had requested go back to the queue and their window is freed.
-func (r *receiver) runStream(ctx context.Context, s io.ReadWriteCloser, batchBytes int64, op streamOpener) error {
+// back to the queue and their window is freed.
+func (r *receiver) runStream(ctx context.Context, s io.ReadWriteCloser, batchBytes int64, op streamOpener) (int64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// An abandoned stream is reset, not closed: closing leaves the sender
@@ -287,8 +242,21 @@ func (r *receiver) runStream(ctx context.Context, s io.ReadWriteCloser, batchByt
 	ready := make(chan struct{}, 1)
 	sendDone := make(chan struct{})
 
+	var got int64 // chunks delivered; the reader's, read after Wait
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { // requester
+	// A failed half resets the stream, so that the other is not left
+	// blocked on it: a requester writing to a sender that reads no more,
+	// a reader waiting for a chunk that will not come.
+	goAbort := func(f func() error) {
+		g.Go(func() error {
+			err := f()
+			if err != nil && !errors.Is(err, errMigrate) {
+				abort(s)
+			}
+			return err
+		})
+	}
+	goAbort(func() error { // requester
 		defer close(sendDone)
 		buf := make([]byte, 0, 2+8*batchRefs)
 		for {
@@ -336,7 +304,7 @@ func (r *receiver) runStream(ctx context.Context, s io.ReadWriteCloser, batchByt
 			}
 		})
 	}
-	g.Go(func() error { // reader
+	goAbort(func() error { // reader
 		defer close(readerDone)
 		dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1),
 			zstd.WithDecoderMaxMemory(uint64(r.cs)*2), zstd.WithDecoderMaxWindow(uint64(r.cs)*2))
@@ -398,6 +366,7 @@ func (r *receiver) runStream(ctx context.Context, s io.ReadWriteCloser, batchByt
 			// committed even if this stream is being torn down.
 			r.commit <- want
 			r.q.done(1)
+			got++
 		}
 	})
 	err := g.Wait()
@@ -414,9 +383,9 @@ func (r *receiver) runStream(ctx context.Context, s io.ReadWriteCloser, batchByt
 		r.q.requeue(left)
 	}
 	if migrate.Load() {
-		return errMigrate
+		return got, errMigrate
 	}
-	return err
+	return got, err
 }
 
 // refLen is the length in bytes of the chunk ref names. The refs come from
@@ -461,8 +430,9 @@ func (r *receiver) cost(ref wire.Ref) int64 {
 	return max(n, minRefCost)
 }
 
-// abort resets s if it can be reset, and closes it otherwise.
-func abort(s io.ReadWriteCloser) {
+// abort resets s if it can be reset (a libp2p stream: its blocked reads
+// and writes end at once), and closes it otherwise.
+func abort(s io.Closer) {
 	if r, ok := s.(interface{ Reset() error }); ok {
 		r.Reset()
 		return

@@ -34,27 +34,39 @@ func Send(ctx context.Context, opts SendOptions) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer h.Close()
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
 	srv := newServer(opts.Passphrase, h.ID(), opts.MaxAuthFailures, opts.Events, log)
 	srv.tamper = opts.tamper
-	prepDone := make(chan struct{})
+	srv.timeouts = opts.timeouts.withDefaults()
+	srv.stopListening = func() { h.RemoveStreamHandler(wire.ProtocolID) }
+	var handlers handlerSet
+	var prepDone chan struct{} // set once the walk runs
+	// Ending a send ends everything at once, in this order: no handshake
+	// starts any more, no stream is taken, ctx ends (each handler resets
+	// its stream) and the host closes (every connection goes); only then
+	// wait for the handlers, which can no longer be blocked by a silent
+	// peer, and for the walk. The manifest table's files go last: handlers
+	// read from it.
 	defer func() {
-		// After the handlers (wg.Wait below runs first): stop the walk if
-		// it still runs, then drop the manifest table's files.
+		srv.guard.Close()
+		h.RemoveStreamHandler(wire.ProtocolID)
+		handlers.close()
 		cancel()
-		<-prepDone
+		h.Close()
+		handlers.wait()
+		if prepDone != nil {
+			<-prepDone
+		}
 		if srv.src != nil {
 			srv.src.Close()
 		}
 	}()
-	var wg sync.WaitGroup
-	defer wg.Wait()
 	h.SetStreamHandler(wire.ProtocolID, func(s network.Stream) {
-		wg.Add(1)
-		defer wg.Done()
+		if !handlers.enter() {
+			s.Reset()
+			return
+		}
+		defer handlers.leave()
 		remote := s.Conn().RemotePeer()
 		log.Debug("stream in", "peer", remote, "conn", s.Conn().RemoteMultiaddr(), "relayed", p2p.IsRelayed(s.Conn()))
 		srv.handle(ctx, s, remote, p2p.PathOf(h, remote))
@@ -72,6 +84,7 @@ func Send(ctx context.Context, opts SendOptions) (*Summary, error) {
 	}
 
 	walkErr := make(chan error, 1)
+	prepDone = make(chan struct{})
 	go func() {
 		defer close(prepDone)
 		walkErr <- srv.prepare(ctx, opts)
@@ -102,6 +115,35 @@ func Send(ctx context.Context, opts SendOptions) (*Summary, error) {
 	}
 }
 
+// handlerSet tracks the stream handlers of one Send. Unlike a bare
+// WaitGroup it refuses handlers that arrive after close, so wait cannot race
+// with a late Add.
+type handlerSet struct {
+	mu     sync.Mutex
+	closed bool
+	wg     sync.WaitGroup
+}
+
+func (hs *handlerSet) enter() bool {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	if hs.closed {
+		return false
+	}
+	hs.wg.Add(1)
+	return true
+}
+
+func (hs *handlerSet) leave() { hs.wg.Done() }
+
+func (hs *handlerSet) close() {
+	hs.mu.Lock()
+	hs.closed = true
+	hs.mu.Unlock()
+}
+
+func (hs *handlerSet) wait() { hs.wg.Wait() }
+
 // prepare walks and hashes the paths, then publishes the manifest.
 func (s *server) prepare(ctx context.Context, opts SendOptions) error {
 	wo := manifest.WalkOptions{
@@ -111,7 +153,10 @@ func (s *server) prepare(ctx context.Context, opts SendOptions) error {
 			emit(opts.Events, HashingEvent{Phase: p.Phase, Files: p.Files, FilesTotal: p.FilesTotal,
 				Bytes: p.Bytes, BytesTotal: p.BytesTotal, Current: p.Current})
 		},
-		OnSkip: func(local string, err error) { s.log.Warn("skipped", "path", local, "reason", err) },
+		OnSkip: func(local string, err error) {
+			s.log.Warn("skipped", "path", local, "reason", err)
+			emit(opts.Events, SkippedEvent{Path: local, Reason: skipReason(err)})
+		},
 	}
 	if opts.HashCachePath != "" {
 		hc, err := store.OpenHashCache(opts.HashCachePath)

@@ -26,6 +26,11 @@ type server struct {
 	pass    auth.Passphrase
 	localID peer.ID
 	guard   *auth.Guard
+	// timeouts bound the reads of peers that have not proved the
+	// passphrase, and the receiver's decision.
+	timeouts serverTimeouts
+	// stopListening, if set, stops the host taking new streams.
+	stopListening func()
 
 	tamper func(wire.Ref, []byte)
 
@@ -40,6 +45,8 @@ type server struct {
 	finished    chan *srvSession // a session sent Done
 	fatal       chan error       // too many failed handshakes, or declined
 	start       time.Time
+
+	serving servingLimits // what receivers may make it hold (servedata.go)
 
 	chunksServed atomic.Int64
 	rawServed    atomic.Int64
@@ -60,6 +67,7 @@ func newServer(pass auth.Passphrase, local peer.ID, maxFailures int, events func
 		pass:     pass,
 		localID:  local,
 		guard:    &auth.Guard{Max: maxFailures},
+		timeouts: serverTimeouts{}.withDefaults(),
 		ready:    make(chan struct{}),
 		sessions: make(map[[32]byte]*srvSession),
 		finished: make(chan *srvSession, 1),
@@ -86,19 +94,26 @@ func (s *server) failFatal(err error) {
 func (s *server) handle(ctx context.Context, rw io.ReadWriteCloser, remote peer.ID, path string) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stop := context.AfterFunc(ctx, func() { rw.Close() })
+	// On shutdown, reset rather than close: a graceful close leaves a read
+	// or write blocked on a silent peer where it is.
+	stop := context.AfterFunc(ctx, func() { abort(rw) })
 	defer stop()
 	defer rw.Close()
 
+	// The peer has proved nothing yet: it gets openTimeout to say what the
+	// stream is, so a stream that never does cannot stay.
 	fr := wire.NewReader(rw)
-	p, err := fr.Expect(wire.TOpen)
+	var o wire.Open
+	err := within(ctx, rw, s.timeouts.open, func() error {
+		p, err := fr.Expect(wire.TOpen)
+		if err != nil {
+			return err
+		}
+		o, err = wire.DecodeOpen(p)
+		return err
+	})
 	if err != nil {
-		s.log.Debug("stream without open", "peer", remote, "err", err)
-		return
-	}
-	o, err := wire.DecodeOpen(p)
-	if err != nil {
-		s.log.Debug("bad open", "peer", remote, "err", err)
+		s.log.Debug("stream without a valid open", "peer", remote, "err", err)
 		return
 	}
 	switch o.Kind {
@@ -112,26 +127,14 @@ func (s *server) handle(ctx context.Context, rw io.ReadWriteCloser, remote peer.
 	}
 }
 
-func (s *server) serveControl(ctx context.Context, rw io.ReadWriter, fr *wire.Reader, remote peer.ID, path string) error {
-	hctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
-	defer cancel()
-	sess, err := auth.Handshake(hctx, rw, auth.Config{
-		Role:       auth.RoleSender,
-		Passphrase: s.pass,
-		LocalID:    []byte(s.localID),
-		RemoteID:   []byte(remote),
-	})
+// serveControl authenticates a receiver, sends it the manifest and reads
+// its decision. The handshake runs only on a slot reserved from the guard
+// before any handshake byte is read, so handshakes in flight count against
+// the failure budget and at most guard.Limit wrong guesses are ever judged;
+// once the guard is exhausted or closed the stream is refused unread.
+func (s *server) serveControl(ctx context.Context, rw io.ReadWriteCloser, fr *wire.Reader, remote peer.ID, path string) error {
+	sess, err := s.authenticate(ctx, rw, remote)
 	if err != nil {
-		if !errors.Is(err, auth.ErrWrongPassphrase) {
-			// A peer that vanished or spoke garbage made no guess.
-			emit(s.events, AuthFailedEvent{Peer: remote.String(), Failures: s.guard.Failures(), Max: s.guard.Limit(), Err: err})
-			return err
-		}
-		n, gerr := s.guard.Fail()
-		emit(s.events, AuthFailedEvent{Peer: remote.String(), Failures: n, Max: s.guard.Limit(), Err: err})
-		if gerr != nil {
-			s.failFatal(gerr)
-		}
 		return err
 	}
 	ss := &srvSession{id: sess.ID, peer: remote}
@@ -140,22 +143,30 @@ func (s *server) serveControl(ctx context.Context, rw io.ReadWriter, fr *wire.Re
 	s.mu.Unlock()
 	emit(s.events, AuthenticatedEvent{Peer: remote.String(), Path: path})
 
-	select {
-	case <-s.ready:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	mw := wire.NewManifestWriter(rw)
-	if _, err := io.Copy(mw, s.src.Table.Encoding()); err != nil {
+	if err := awaitSource(ctx, rw, s.ready); err != nil {
 		return err
 	}
-	if err := mw.Flush(); err != nil {
+	// The receiver may sit at a prompt, but not for ever: the manifest and
+	// the decision get one long, bounded deadline.
+	var t wire.Type
+	err = within(ctx, rw, s.timeouts.decision, func() error {
+		if err := writeManifestInfo(rw, s.src.Table); err != nil {
+			return err
+		}
+		mw := wire.NewManifestWriter(rw)
+		if _, err := io.Copy(mw, s.src.Table.Encoding()); err != nil {
+			return err
+		}
+		if err := mw.Flush(); err != nil {
+			return err
+		}
+		if err := wire.WriteFrame(rw, wire.TManifestEnd, s.root[:]); err != nil {
+			return err
+		}
+		var err error
+		t, _, err = fr.Next()
 		return err
-	}
-	if err := wire.WriteFrame(rw, wire.TManifestEnd, s.root[:]); err != nil {
-		return err
-	}
-	t, _, err := fr.Next()
+	})
 	if err != nil {
 		return err
 	}
@@ -167,6 +178,104 @@ func (s *server) serveControl(ctx context.Context, rw io.ReadWriter, fr *wire.Re
 		return ErrDeclined
 	}
 	return fmt.Errorf("%w: %v after manifest", wire.ErrFrame, t)
+}
+
+// authenticate reserves a guard slot, waiting while handshakes in flight
+// hold the rest, and runs PAKE on it; the wait and the handshake together
+// get timeouts.handshake. The slot is resolved as a failure only for a
+// judged wrong guess (ErrWrongPassphrase); a peer that vanished, stalled or
+// spoke garbage tested no passphrase and gives its slot back.
+func (s *server) authenticate(ctx context.Context, rw io.ReadWriteCloser, remote peer.ID) (*auth.Session, error) {
+	hctx, cancel := context.WithTimeout(ctx, s.timeouts.handshake)
+	defer cancel()
+	ticket, err := s.guard.Reserve(hctx)
+	if err != nil {
+		return nil, fmt.Errorf("handshake refused: %w", err)
+	}
+	sess, err := auth.Handshake(hctx, rw, auth.Config{
+		Role:       auth.RoleSender,
+		Passphrase: s.pass,
+		LocalID:    []byte(s.localID),
+		RemoteID:   []byte(remote),
+	})
+	if err == nil {
+		ticket.Release()
+		return sess, nil
+	}
+	if !errors.Is(err, auth.ErrWrongPassphrase) {
+		ticket.Release()
+		emit(s.events, AuthFailedEvent{Peer: remote.String(), Failures: s.guard.Failures(), Max: s.guard.Limit(), Err: err})
+		return nil, err
+	}
+	n, gerr := ticket.Fail()
+	emit(s.events, AuthFailedEvent{Peer: remote.String(), Failures: n, Max: s.guard.Limit(), Err: err})
+	if gerr != nil {
+		// The guard now refuses every handshake. Stop taking streams at
+		// once, but let this peer read its abort before the host closes:
+		// a closed connection would turn "wrong passphrase" into a broken
+		// handshake on its side.
+		if s.stopListening != nil {
+			s.stopListening()
+		}
+		_ = within(ctx, rw, s.timeouts.linger, func() error {
+			if cw, ok := rw.(interface{ CloseWrite() error }); ok {
+				_ = cw.CloseWrite()
+			}
+			_, err := io.CopyN(io.Discard, rw, 1<<10)
+			return err
+		})
+		s.failFatal(gerr)
+	}
+	return nil, err
+}
+
+// serverTimeouts bound what a peer can make a stream wait for. Zero fields
+// take the defaults; only this package's tests shorten them.
+type serverTimeouts struct {
+	open      time.Duration // reading the Open frame; default openTimeout
+	handshake time.Duration // waiting for a guard slot plus PAKE; default handshakeTimeout
+	decision  time.Duration // sending the manifest and reading Accept or Decline; default decisionTimeout
+	linger    time.Duration // for the peer whose wrong guess exhausted the guard to hang up; default lingerTimeout
+}
+
+const (
+	// openTimeout: a real receiver sends Open with its first write.
+	openTimeout = 10 * time.Second
+	// decisionTimeout: the receiver's user reads the offer at a prompt;
+	// a human may take a while, an abandoned prompt must not hold the
+	// stream for ever.
+	decisionTimeout = 30 * time.Minute
+	// lingerTimeout: a real receiver hangs up as soon as it reads the abort.
+	lingerTimeout = 2 * time.Second
+)
+
+func (t serverTimeouts) withDefaults() serverTimeouts {
+	if t.open <= 0 {
+		t.open = openTimeout
+	}
+	if t.handshake <= 0 {
+		t.handshake = handshakeTimeout
+	}
+	if t.decision <= 0 {
+		t.decision = decisionTimeout
+	}
+	if t.linger <= 0 {
+		t.linger = lingerTimeout
+	}
+	return t
+}
+
+// within runs op, which reads or writes rw, and aborts rw if op has not
+// returned within d or when ctx ends; the error then wraps ctx's.
+func within(ctx context.Context, rw io.Closer, d time.Duration, op func() error) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() { abort(rw) })
+	err := op()
+	if !stop() {
+		return fmt.Errorf("stream aborted: %w", ctx.Err())
+	}
+	return err
 }
 
 func emit(f func(Event), e Event) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -30,6 +31,12 @@ func (s *server) serveData(ctx context.Context, rw io.ReadWriter, fr *wire.Reade
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	// A write blocked on a receiver that stopped reading must end with the
+	// sender: closing the stream would wait for it, resetting it does not.
+	if r, ok := rw.(interface{ Reset() error }); ok {
+		stop := context.AfterFunc(ctx, func() { _ = r.Reset() })
+		defer stop()
+	}
 	s.mu.Lock()
 	s.dataStreams++
 	s.maxStreams = max(s.maxStreams, s.dataStreams)
@@ -41,6 +48,14 @@ func (s *server) serveData(ctx context.Context, rw io.ReadWriter, fr *wire.Reade
 	}()
 	cs := newChunkServer(s)
 	defer cs.close()
+	// A stream counts against the limits from its first Request, so the
+	// stream that carries only Done is never refused.
+	admitted := false
+	defer func() {
+		if admitted {
+			s.release(id)
+		}
+	}()
 	var refs []wire.Ref
 	for {
 		t, p, err := fr.Next()
@@ -49,13 +64,19 @@ func (s *server) serveData(ctx context.Context, rw io.ReadWriter, fr *wire.Reade
 		}
 		switch t {
 		case wire.TRequest:
+			if !admitted {
+				if err := s.admit(id); err != nil {
+					_ = wire.WriteFrame(rw, wire.TError, wire.AppendError(nil, wire.CodeBusy, err.Error()))
+					return err
+				}
+				admitted = true
+			}
 			if refs, err = wire.DecodeRequest(p, refs); err != nil {
 				return err
 			}
 			for _, r := range refs {
-				if err := cs.serve(rw, r); err != nil {
-					_ = wire.WriteFrame(rw, wire.TError, wire.AppendError(nil, wire.CodeOf(err), err.Error()))
-					return err
+				if err := cs.serve(ctx, rw, r); err != nil {
+					return s.serveFailed(rw, fr, err)
 				}
 			}
 		case wire.TDone:
@@ -70,10 +91,7 @@ func (s *server) serveData(ctx context.Context, rw io.ReadWriter, fr *wire.Reade
 			}
 			// Wait for the receiver to close, so the ack is delivered
 			// before the sender exits.
-			if d, ok := rw.(interface{ SetReadDeadline(time.Time) error }); ok {
-				_ = d.SetReadDeadline(time.Now().Add(5 * time.Second))
-			}
-			_, _, _ = fr.Next()
+			waitHangUp(rw, fr)
 			ss.done.Do(func() {
 				select {
 				case s.finished <- ss:
@@ -87,15 +105,65 @@ func (s *server) serveData(ctx context.Context, rw io.ReadWriter, fr *wire.Reade
 	}
 }
 
-// chunkServer reads, compresses and writes chunks for one stream. It keeps
-// the file it last read open, since requests come in file order.
+// serveFailed tells the receiver why a chunk was not served. A changed
+// source ends the transfer on both sides: the receiver gets the manifest
+// path, the sender's user an event, and Send returns the error once the
+// receiver has hung up (so the Error frame is not lost with the host).
+func (s *server) serveFailed(rw io.ReadWriter, fr *wire.Reader, err error) error {
+	var sc *SourceChangedError
+	if !errors.As(err, &sc) {
+		_ = wire.WriteFrame(rw, wire.TError, wire.AppendError(nil, wire.CodeOf(err), err.Error()))
+		return err
+	}
+	_ = wire.WriteFrame(rw, wire.TError, wire.AppendError(nil, wire.CodeSourceChange, sc.Path))
+	emit(s.events, SourceChangedEvent{Path: sc.Path})
+	waitHangUp(rw, fr)
+	s.failFatal(err)
+	return err
+}
+
+// waitHangUp waits, briefly, for the receiver to close the stream.
+func waitHangUp(rw io.ReadWriter, fr *wire.Reader) {
+	if d, ok := rw.(interface{ SetReadDeadline(time.Time) error }); ok {
+		_ = d.SetReadDeadline(time.Now().Add(5 * time.Second))
+	}
+	_, _, _ = fr.Next()
+}
+
+// SourceChangedError is the sender's ErrSourceChanged: the file at manifest
+// path Path no longer matches what was hashed.
+type SourceChangedError struct{ Path string }
+
+func (e *SourceChangedError) Error() string {
+	return fmt.Sprintf("%s changed on disk since it was hashed; it was not sent", e.Path)
+}
+
+func (e *SourceChangedError) Unwrap() error { return wire.ErrSourceChanged }
+
+// SourceChangedPath returns the manifest path an ErrSourceChanged error
+// names, on the sender (a *SourceChangedError) or on the receiver (the
+// sender's Error frame carries the path as its message). The path is the
+// peer's text: escape it before printing.
+func SourceChangedPath(err error) (string, bool) {
+	var sc *SourceChangedError
+	if errors.As(err, &sc) {
+		return sc.Path, true
+	}
+	var re *wire.RemoteError
+	if errors.As(err, &re) && re.Code == wire.CodeSourceChange {
+		return re.Msg, true
+	}
+	return "", false
+}
+
+// chunkServer reads, verifies, compresses and writes chunks for one stream.
+// It keeps the file it last read open, since requests come in file order.
+// Its buffers are borrowed from the server's slots chunk by chunk.
 type chunkServer struct {
 	s     *server
 	t     *manifest.Table
 	cs    uint32
 	comp  *compressor
-	buf   []byte // header room + one chunk
-	zbuf  []byte
 	entry int
 	f     *os.File
 }
@@ -108,23 +176,13 @@ const handshakeTimeout = 30 * time.Second
 
 func newChunkServer(s *server) *chunkServer {
 	t := s.src.Table
-	cs := t.ChunkSize()
-	return &chunkServer{
-		s:     s,
-		t:     t,
-		cs:    cs,
-		comp:  newCompressor(),
-		buf:   make([]byte, chunkFrameHead+int(cs)),
-		zbuf:  make([]byte, 0, chunkFrameHead+int(cs)+int(cs)/64+1024),
-		entry: -1,
-	}
+	return &chunkServer{s: s, t: t, cs: t.ChunkSize(), comp: newCompressor(), entry: -1}
 }
 
 func (c *chunkServer) close() {
 	if c.f != nil {
 		c.f.Close()
 	}
-	c.comp.enc.Close()
 }
 
 func (c *chunkServer) open(i int, e *manifest.Entry) error {
@@ -142,18 +200,18 @@ func (c *chunkServer) open(i int, e *manifest.Entry) error {
 	}
 	f, err := os.Open(local)
 	if err != nil {
-		return fmt.Errorf("%w: %s: cannot open", wire.ErrSourceChanged, e.Path)
+		return &SourceChangedError{Path: e.Path}
 	}
 	st, err := f.Stat()
 	if err != nil || st.Size() != e.Size || st.ModTime().UnixNano() != e.MTime {
 		f.Close()
-		return fmt.Errorf("%w: %s", wire.ErrSourceChanged, e.Path)
+		return &SourceChangedError{Path: e.Path}
 	}
 	c.f, c.entry = f, i
 	return nil
 }
 
-func (c *chunkServer) serve(w io.Writer, r wire.Ref) error {
+func (c *chunkServer) serve(ctx context.Context, w io.Writer, r wire.Ref) error {
 	if int64(r.Entry) >= int64(c.t.Len()) {
 		return fmt.Errorf("%w: entry %d out of range", wire.ErrBadRequest, r.Entry)
 	}
@@ -167,18 +225,33 @@ func (c *chunkServer) serve(w io.Writer, r wire.Ref) error {
 	if err := c.open(int(r.Entry), &e); err != nil {
 		return err
 	}
+	sl, err := c.s.getSlot(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.s.putSlot(sl)
 	n := manifest.ChunkLen(e.Size, c.cs, int64(r.Chunk))
-	raw := c.buf[chunkFrameHead : chunkFrameHead+int(n)]
+	raw := sl.buf[chunkFrameHead : chunkFrameHead+int(n)]
 	if _, err := c.f.ReadAt(raw, int64(r.Chunk)*int64(c.cs)); err != nil {
-		return fmt.Errorf("%w: %s: %v", wire.ErrSourceChanged, e.Path, errors.Unwrap(err))
+		return &SourceChangedError{Path: e.Path}
+	}
+	// A file overwritten in place after it was hashed keeps its size and
+	// may keep its mtime: only the bytes tell. Never send a chunk the
+	// receiver would reject as corrupt (and blame the sender for).
+	want, err := c.t.ChunkHash(int(r.Entry), int64(r.Chunk))
+	if err != nil {
+		return err
+	}
+	if manifest.HashChunk(raw) != want {
+		return &SourceChangedError{Path: e.Path}
 	}
 	if c.s.tamper != nil {
 		c.s.tamper(r, raw)
 	}
-	frame := c.buf[:chunkFrameHead+int(n)]
+	frame := sl.buf[:chunkFrameHead+int(n)]
 	enc := wire.EncRaw
 	if c.comp.shouldTry() {
-		if z, ok := c.comp.compress(c.zbuf[:chunkFrameHead], raw); ok {
+		if z, ok := c.comp.compress(sl.enc, sl.zbuf[:chunkFrameHead], raw); ok {
 			frame, enc = z, wire.EncZstd
 		}
 	}
@@ -199,4 +272,8 @@ func fillChunkHead(frame []byte, r wire.Ref, enc uint8, rawLen uint32) {
 	frame[0] = byte(wire.TChunk)
 	binary.BigEndian.PutUint32(frame[1:], uint32(len(frame)-wire.HeaderSize))
 	wire.AppendChunkHeader(frame[wire.HeaderSize:wire.HeaderSize], wire.ChunkHeader{Ref: r, Enc: enc, RawLen: rawLen})
+}
+
+func skipReason(err error) string {
+	return strings.TrimPrefix(err.Error(), "manifest: ")
 }

@@ -16,7 +16,7 @@ const (
 	exitUsage       = 2 // bad flags, arguments or passphrase syntax
 	exitWrongPass   = 3 // wrong passphrase or failed handshake (receiver), too many failed attempts (sender)
 	exitNotFound    = 4 // the peer was not found
-	exitInterrupted = 5 // interrupted (Ctrl-C, connection lost): resumable
+	exitInterrupted = 5 // interrupted (Ctrl-C, connection lost, a source file changed): resumable
 	exitVerify      = 6 // verification failed, or the peer misbehaved
 	exitDeclined    = 7 // offer declined, or destination has differing files
 )
@@ -68,7 +68,8 @@ func exitCode(err error, interrupted bool) int {
 		return exitVerify
 	case errors.Is(err, engine.ErrDeclined), errors.Is(err, engine.ErrExists):
 		return exitDeclined
-	case errors.Is(err, engine.ErrInterrupted), errors.Is(err, context.Canceled):
+	case errors.Is(err, engine.ErrInterrupted), errors.Is(err, context.Canceled),
+		errors.Is(err, engine.ErrSourceChanged): // the sender hashes again; the receiver resumes
 		return exitInterrupted
 	}
 	return exitOther

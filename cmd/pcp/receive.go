@@ -57,7 +57,7 @@ with --overwrite.`,
 	fs.BoolVarP(&f.yes, "yes", "y", false, "accept the offer without asking")
 	fs.BoolVar(&f.overwrite, "overwrite", false, "replace existing files that differ from the offer")
 	fs.BoolVar(&f.reverify, "reverify", false, "re-hash data the resume log says is verified instead of trusting it")
-	fs.IntVar(&f.streams, "streams", engine.DefaultStreams, "parallel data streams (1 to 64)")
+	fs.IntVar(&f.streams, "streams", engine.DefaultStreams, fmt.Sprintf("parallel data streams (1 to %d)", engine.MaxStreams))
 	fs.DurationVar(&f.patience, "patience", engine.DefaultPatience, "how long to keep re-dialing a lost sender before stopping (resumable)")
 	fs.StringVar(&f.passphrase, "passphrase", "", "the sender's words (prefer the argument or $"+auth.EnvPassphrase+")")
 	f.net.register(fs, true)
@@ -81,8 +81,9 @@ func (a *app) receive(ctx context.Context, args []string, f *recvFlags) error {
 	if err != nil {
 		return err
 	}
-	if f.streams < 1 || f.streams > 64 {
-		return usageError{errors.New("--streams must be 1 to 64")}
+	if f.streams < 1 || f.streams > engine.MaxStreams {
+		// A sender refuses streams past MaxStreams per receiver.
+		return usageError{fmt.Errorf("--streams must be 1 to %d", engine.MaxStreams)}
 	}
 	if f.patience < 0 {
 		return usageError{errors.New("--patience must not be negative")}
@@ -139,6 +140,10 @@ func (a *app) receive(ctx context.Context, args []string, f *recvFlags) error {
 		return nil
 	case ctx.Err() != nil || errors.Is(err, engine.ErrInterrupted):
 		u.hint(fmt.Sprintf("Everything verified so far is kept. To resume, run again (with the sender still running, or restarted on the same files):\n    pcp receive -o %s WORDS", shellQuote(f.out)))
+	case errors.Is(err, engine.ErrSourceChanged):
+		path, _ := engine.SourceChangedPath(err)
+		u.hint(fmt.Sprintf("Everything verified so far is kept. Once the sender runs 'pcp send' again, receive again:\n    pcp receive -o %s WORDS", shellQuote(f.out)))
+		return reworded{fmt.Sprintf("the sender's copy of %s changed during the transfer", path), err}
 	case errors.Is(err, engine.ErrExists):
 		u.hint("Use --overwrite to replace them, or -o to receive into another directory.")
 	case errors.Is(err, engine.ErrDeclined) && noAnswer:
@@ -158,14 +163,16 @@ func (u *ui) offer(o engine.Offer, dest string) {
 		"peer": o.Peer, "path": o.Path, "dest": dest,
 	})
 	if u.mode == modeJSON {
-		fmt.Fprintf(u.errw, "Offer: %s (%s, %s) into %s\n", listNames(o.TopLevel, o.TopLevelCount, 5),
+		fmt.Fprintf(u.errw, "Offer: %s (%s, %s) into %s\n", listNames(escapeAll(o.TopLevel), o.TopLevelCount, 5),
 			plural(int64(o.Files), "file"), humanBytes(o.TotalBytes), dest)
 		return
 	}
 	u.clearBars()
 	w := u.out
-	fmt.Fprintf(w, "Offer from %s (%s):\n", shortPeer(o.Peer), orUnknown(o.Path))
-	fmt.Fprintf(w, "    %s\n", listNames(o.TopLevel, o.TopLevelCount, 8))
+	// Names are the sender's text: escaped, so a name cannot draw on the
+	// terminal (a fake offer above the question).
+	fmt.Fprintf(w, "Offer from %s (%s):\n", escape(shortPeer(o.Peer)), escape(orUnknown(o.Path)))
+	fmt.Fprintf(w, "    %s\n", listNames(escapeAll(o.TopLevel), o.TopLevelCount, 8))
 	fmt.Fprintf(w, "    %s, %s", plural(int64(o.Files), "file"), humanBytes(o.TotalBytes))
 	if o.Dirs > 0 {
 		fmt.Fprintf(w, ", %s", plural(int64(o.Dirs), "directory"))
@@ -179,7 +186,7 @@ func (u *ui) offer(o engine.Offer, dest string) {
 		fmt.Fprintln(w)
 	}
 	if o.ConflictCount > 0 {
-		fmt.Fprintf(w, "    will replace %s that differ: %s\n", plural(int64(o.ConflictCount), "file"), listNames(o.Conflicts, o.ConflictCount, 5))
+		fmt.Fprintf(w, "    will replace %s that differ: %s\n", plural(int64(o.ConflictCount), "file"), listNames(escapeAll(o.Conflicts), o.ConflictCount, 5))
 	}
 	fmt.Fprintf(w, "    into %s\n", dest)
 }
@@ -191,6 +198,15 @@ func (u *ui) hint(s string) {
 	u.finishBars(false)
 	fmt.Fprintln(u.errw, s)
 }
+
+// reworded shows msg for err, which it still wraps for the exit code.
+type reworded struct {
+	msg string
+	err error
+}
+
+func (e reworded) Error() string { return e.msg }
+func (e reworded) Unwrap() error { return e.err }
 
 // shellQuote quotes s for a shell command line when needed.
 func shellQuote(s string) string {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -122,7 +123,14 @@ func (a *app) send(ctx context.Context, paths []string, f *sendFlags) error {
 		opts.HashCachePath = a.statePath(engine.HashCacheFile)
 	}
 	_, err = engine.Send(ctx, opts)
-	if err != nil && ctx.Err() != nil {
+	if errors.Is(err, engine.ErrNothingToSend) {
+		return reworded{"nothing to send: every path given was skipped (see above)", err}
+	}
+	if errors.Is(err, engine.ErrSourceChanged) {
+		// The file itself was named when it was found (SourceChangedEvent).
+		u.hint("Run the same command again to offer the files as they are now; the receiver keeps what it has verified.")
+		return reworded{"offer ended: a file changed on disk after it was hashed (named above)", err}
+	} else if err != nil && ctx.Err() != nil {
 		u.hint("Stopped. Run the same command again to offer the files again; a receiver keeps what it has verified and resumes.")
 	}
 	return err

@@ -63,7 +63,7 @@ ones too: they would start from scratch.`,
 			for _, t := range list {
 				fmt.Fprintf(tw, "%s\t%s\t%s of %s\t%d\t%s\t%s\n", shortRoot(t.Root), transferState(t),
 					humanBytes(t.DoneBytes), humanBytes(t.TotalBytes), t.Files,
-					t.Updated.Local().Format("2006-01-02 15:04"), t.Dest)
+					t.Updated.Local().Format("2006-01-02 15:04"), escape(t.Dest))
 			}
 			return tw.Flush()
 		},

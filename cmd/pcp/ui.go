@@ -59,6 +59,7 @@ type ui struct {
 	rate       float64
 	listenHint func(addrs []string) // sender: print how to reach it (may be nil)
 	closed     map[*progressbar.ProgressBar]bool
+	changed    map[string]bool // SourceChangedEvent paths already shown
 }
 
 func newUI(mode outMode, out, errw io.Writer, role string) *ui {
@@ -125,7 +126,7 @@ func (u *ui) jsonLocked(name string, fields map[string]any) {
 	} else {
 		line = append(line, '}')
 	}
-	line = append(line, '\n')
+	line = append(jsonEscapeBidi(line), '\n')
 	_, _ = u.out.Write(line)
 }
 
@@ -136,7 +137,8 @@ func (u *ui) fail(msg string, code int) {
 	defer u.mu.Unlock()
 	u.finishBars(false)
 	u.jsonLocked("error", map[string]any{"error": msg, "code": code, "kind": exitKind(code)})
-	fmt.Fprintf(u.errw, "pcp: %s\n", msg)
+	// The message may quote the peer (an Error frame, file names).
+	fmt.Fprintf(u.errw, "pcp: %s\n", escape(msg))
 }
 
 func (u *ui) finishBars(done bool) {
@@ -241,6 +243,18 @@ func (u *ui) event(e engine.Event) {
 		}
 	case engine.DoneEvent:
 		u.done(e.Summary)
+	case engine.SourceChangedEvent:
+		u.jsonLocked("source_changed", map[string]any{"path": e.Path})
+		if !u.changed[e.Path] { // every stream that hits it reports it
+			if u.changed == nil {
+				u.changed = map[string]bool{}
+			}
+			u.changed[e.Path] = true
+			u.sayLocked("%s changed on disk since it was hashed; it was not sent.", escape(e.Path))
+		}
+	case engine.SkippedEvent:
+		u.jsonLocked("skipped", map[string]any{"path": e.Path, "reason": e.Reason})
+		u.sayLocked("skipped %s: %s", escape(e.Path), escape(e.Reason))
 	}
 }
 
@@ -277,7 +291,7 @@ func (u *ui) hashing(e engine.HashingEvent, now time.Time) {
 		if e.BytesTotal != u.hashBar.GetMax64() {
 			u.hashBar.ChangeMax64(e.BytesTotal)
 		}
-		u.hashBar.Describe(fmt.Sprintf("hashing %d/%d files %s", e.Files, e.FilesTotal, shorten(e.Current, 30)))
+		u.hashBar.Describe(fmt.Sprintf("hashing %d/%d files %s", e.Files, e.FilesTotal, shorten(escape(e.Current), 30)))
 		_ = u.hashBar.Set64(min(e.Bytes, e.BytesTotal))
 	default:
 		if now.Sub(u.lastHash) < plainEvery {
@@ -340,7 +354,7 @@ func (u *ui) progress(e engine.ProgressEvent, now time.Time) {
 			return
 		}
 		u.bar.Describe(fmt.Sprintf("%d/%d files · %s · %d streams %s", e.Files, e.FilesTotal,
-			orUnknown(e.Path), e.Streams, shorten(e.Current, 32)))
+			orUnknown(e.Path), e.Streams, shorten(escape(e.Current), 32)))
 		_ = u.bar.Set64(min(max(e.Bytes-u.skipped, 0), span))
 	default:
 		if now.Sub(u.lastPlain) < plainEvery {

@@ -90,7 +90,7 @@ func (a *app) verify(ctx context.Context, dir string, f *verifyFlags) error {
 			target = t
 			lastPrint = u.now() // the first plain line after 2 s, not at 0 bytes
 			u.json("verifying", map[string]any{"root": t.Root, "dir": t.Dir, "files": t.Files, "bytes": t.Bytes})
-			u.say("Verifying %s (%s) in %s against manifest %s…", plural(int64(t.Files), "file"), humanBytes(t.Bytes), t.Dir, shortRoot(t.Root))
+			u.say("Verifying %s (%s) in %s against manifest %s…", plural(int64(t.Files), "file"), humanBytes(t.Bytes), escape(t.Dir), shortRoot(t.Root))
 			if u.mode == modeTTY && t.Bytes > 0 {
 				u.mu.Lock()
 				u.bar, u.barMax = u.newBar(t.Bytes, "verifying"), t.Bytes
@@ -111,9 +111,9 @@ func (a *app) verify(ctx context.Context, dir string, f *verifyFlags) error {
 		}
 		u.json("difference", f)
 		if len(d.BadChunks) > 0 {
-			u.say("%-14s %s (%s)", d.Problem, d.Path, chunkList(d.BadChunks))
+			u.say("%-14s %s (%s)", d.Problem, escape(d.Path), chunkList(d.BadChunks))
 		} else {
-			u.say("%-14s %s", d.Problem, d.Path)
+			u.say("%-14s %s", d.Problem, escape(d.Path))
 		}
 	}
 	u.json("verified", map[string]any{"ok": len(diffs) == 0, "root": target.Root, "files": target.Files,
