@@ -7,7 +7,8 @@ PKGS    := ./...
 # cores DCUtR's three attempts can all miss.
 LAB     := ./discovery/lab/
 # The race detector makes the multi-hundred-MiB tests slow; CI's budget is 90 min.
-TESTFLAGS ?= -race -timeout 40m
+# -count=1: every run tests, never a cached result.
+TESTFLAGS ?= -race -count=1 -timeout 40m
 
 SHELL := /bin/bash
 
@@ -20,9 +21,15 @@ build:
 
 # Install what the tests need (root only: nftables/conntrack/iproute2 for the
 # network lab), then vet and run every test with the race detector.
+# Every suite runs even when an earlier one fails; the target fails at the end
+# if any did, naming them.
 test: test-deps vet
-	$(GO) test $(TESTFLAGS) $$($(GO) list $(PKGS) | grep -v '/discovery/lab$$')
-	$(GO) test $(TESTFLAGS) -v $(LAB) 2>&1 | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go:[0-9]+:' ; exit $${PIPESTATUS[0]}
+	@failed=""; \
+	$(GO) test $(TESTFLAGS) $$($(GO) list $(PKGS) | grep -v '/discovery/lab$$') || failed="$$failed packages"; \
+	$(GO) test $(TESTFLAGS) -v $(LAB) 2>&1 | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go:[0-9]+:'; \
+	  [ "$${PIPESTATUS[0]}" = 0 ] || failed="$$failed network-lab"; \
+	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed"; exit 1; fi; \
+	echo "make test: every suite passed"
 
 test-deps:
 	@if [ "$$(id -u)" = 0 ]; then \
