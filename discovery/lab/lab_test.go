@@ -313,6 +313,31 @@ func (l *Lab) LinkUp(host string) {
 		// 0); wait for that state so the test does not race it.
 		l.waitBridgePort(ns, ifc)
 	}
+	// Both ends must have their carrier back, and neither may keep a
+	// neighbour entry that failed while the cable was out: a dial would
+	// otherwise get "no route to host" until the kernel retries it (seen
+	// in TestLabSelf on a busy machine).
+	nearNS, nearIfc := l.nearEnd(host)
+	for _, end := range [][2]string{{ns, ifc}, {nearNS, nearIfc}} {
+		l.waitLinkState(end[0], end[1], "LOWER_UP")
+		l.cmd("ip", "-n", end[0], "neigh", "flush", "dev", end[1])
+	}
+}
+
+// waitLinkState waits until the link's flags show state (e.g. LOWER_UP:
+// the carrier is up).
+func (l *Lab) waitLinkState(ns, ifc, state string) {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		out, _ := exec.Command("ip", "-n", ns, "link", "show", "dev", ifc).CombinedOutput()
+		if bytes.Contains(out, []byte(state)) {
+			return
+		}
+		if time.Now().After(deadline) {
+			l.t.Fatalf("lab: %s/%s not %s after 5 s: %s", ns, ifc, state, out)
+		}
+		time.Sleep(20 * time.Millisecond) // polling a kernel state, not standing in for readiness
+	}
 }
 
 func (l *Lab) waitBridgePort(ns, ifc string) {
