@@ -289,6 +289,10 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 		}
 		return nil, fmt.Errorf("%w: %v", ErrInterrupted, err)
 	}
+	// The path the data took, read before Done: a sender that has its
+	// acknowledgement closes its host at once, and with no connection
+	// left the path would read as unknown.
+	donePath := p2p.PathOf(h, ap.info.ID)
 	op.finish(ctx)
 	s := Summary{
 		Root:            root.String(),
@@ -301,7 +305,7 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 		ChunksRefetched: r.refetched.Load(),
 		Reconnects:      int(r.reconnects.Load()),
 		Duration:        time.Since(start),
-		Path:            p2p.PathOf(h, ap.info.ID),
+		Path:            donePath,
 		Streams:         opts.Streams,
 	}
 	emit(opts.Events, DoneEvent{Summary: s})
