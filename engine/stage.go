@@ -7,9 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"strconv"
-	"syscall"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/pcp-p2p/pcp/manifest"
 	"github.com/pcp-p2p/pcp/store"
@@ -26,24 +23,6 @@ func (r *receiver) stagedRegular(i int) bool {
 func isRealDir(root *os.Root, name string) bool {
 	st, err := root.Lstat(name)
 	return err == nil && st.IsDir()
-}
-
-// fileID is the identity the resume log records of a file in place.
-func fileID(fi fs.FileInfo) store.FileID {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return store.FileID{Size: -1} // matches no record
-	}
-	return store.FileID{Size: st.Size, MTime: st.Mtim.Nano(), Inode: st.Ino, CTime: st.Ctim.Nano()}
-}
-
-// fileIDAt is fileID of name in directory dirfd, not following a symlink.
-func fileIDAt(dirfd int, name string) (store.FileID, error) {
-	var st unix.Stat_t
-	if err := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return store.FileID{}, err
-	}
-	return store.FileID{Size: st.Size, MTime: st.Mtim.Nano(), Inode: st.Ino, CTime: st.Ctim.Nano()}, nil
 }
 
 // markBatch bounds the refs handed to the resume log in one call.
