@@ -131,15 +131,7 @@ func (l *ResumeLog) DropChunks(root manifest.Hash, entry uint32) error {
 	}
 	now := l.now().UnixNano()
 	err = l.db.Update(func(tx *bolt.Tx) error {
-		b, in, err := transfer(tx, root)
-		if err != nil {
-			return err
-		}
-		chunks, err := sub(b, bucketChunks)
-		if err != nil {
-			return err
-		}
-		complete, err := sub(b, bucketComplete)
+		b, in, chunks, complete, err := progressBuckets(tx, root)
 		if err != nil {
 			return err
 		}

@@ -136,6 +136,21 @@ func transfer(tx *bolt.Tx, root manifest.Hash) (*bolt.Bucket, *info, error) {
 	return b, in, nil
 }
 
+// progressBuckets opens what every change to a transfer's progress
+// touches: its bucket and record, and its chunks and complete buckets.
+func progressBuckets(tx *bolt.Tx, root manifest.Hash) (b *bolt.Bucket, in *info, chunks, complete *bolt.Bucket, err error) {
+	if b, in, err = transfer(tx, root); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if chunks, err = sub(b, bucketChunks); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if complete, err = sub(b, bucketComplete); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	return b, in, chunks, complete, nil
+}
+
 // sub returns the sub-bucket name of a transfer bucket.
 func sub(b *bolt.Bucket, name []byte) (*bolt.Bucket, error) {
 	s := b.Bucket(name)
@@ -572,15 +587,7 @@ func (l *ResumeLog) update(op string, root manifest.Hash, refs []ChunkRef, mark 
 	cs := m.ChunkSize()
 	now := l.now().UnixNano()
 	err = l.db.Update(func(tx *bolt.Tx) error {
-		b, in, err := transfer(tx, root)
-		if err != nil {
-			return err
-		}
-		chunks, err := sub(b, bucketChunks)
-		if err != nil {
-			return err
-		}
-		complete, err := sub(b, bucketComplete)
+		b, in, chunks, complete, err := progressBuckets(tx, root)
 		if err != nil {
 			return err
 		}
@@ -793,15 +800,7 @@ func (l *ResumeLog) markComplete(root manifest.Hash, entries []uint32, ids []Fil
 	cs := m.ChunkSize()
 	now := l.now().UnixNano()
 	err = l.db.Update(func(tx *bolt.Tx) error {
-		b, in, err := transfer(tx, root)
-		if err != nil {
-			return err
-		}
-		chunks, err := sub(b, bucketChunks)
-		if err != nil {
-			return err
-		}
-		complete, err := sub(b, bucketComplete)
+		b, in, chunks, complete, err := progressBuckets(tx, root)
 		if err != nil {
 			return err
 		}
