@@ -237,6 +237,15 @@ type ReconnectingEvent struct {
 	Err     error
 }
 
+// HolePunchEvent: one hole punch attempt with Peer ended; Direct reports
+// whether it made a direct connection. While the peer is reached only
+// through a relay, the sender punches again with backoff.
+type HolePunchEvent struct {
+	Peer   string
+	Direct bool
+	Err    error
+}
+
 // DoneEvent: the transfer finished.
 type DoneEvent struct{ Summary Summary }
 
@@ -260,6 +269,7 @@ func (AuthenticatedEvent) isEvent() {}
 func (ResumedEvent) isEvent()       {}
 func (ProgressEvent) isEvent()      {}
 func (ReconnectingEvent) isEvent()  {}
+func (HolePunchEvent) isEvent()     {}
 func (DoneEvent) isEvent()          {}
 func (SourceChangedEvent) isEvent() {}
 func (SkippedEvent) isEvent()       {}

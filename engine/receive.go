@@ -198,7 +198,7 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 	}
 	defer rlog.Close()
 
-	h, err := newHost(opts.Network, log)
+	h, err := newHost(opts.Network, opts.Events, log)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/pcp-p2p/pcp/auth"
 	"github.com/pcp-p2p/pcp/discovery"
@@ -30,7 +31,7 @@ func Send(ctx context.Context, opts SendOptions) (*Summary, error) {
 	if opts.Passphrase.IsZero() {
 		return nil, fmt.Errorf("%w: no passphrase", auth.ErrBadPassphrase)
 	}
-	h, err := newHost(opts.Network, log)
+	h, err := newHost(opts.Network, opts.Events, log)
 	if err != nil {
 		return nil, err
 	}
@@ -72,6 +73,7 @@ func Send(ctx context.Context, opts SendOptions) (*Summary, error) {
 		srv.handle(ctx, s, remote, p2p.PathOf(h, remote))
 		log.Debug("stream done", "peer", remote, "conn", s.Conn().RemoteMultiaddr())
 	})
+	srv.authenticated = func(p peer.ID) { punchWhileRelayed(ctx, h, p, &handlers, log) }
 	emit(opts.Events, ListeningEvent{PeerID: h.ID().String(), Addrs: fullAddrs(h)})
 	dopts, err := discoveryOptions(opts.Network, log)
 	if err != nil {

@@ -48,6 +48,9 @@ type server struct {
 
 	serving servingLimits // what receivers may make it hold (servedata.go)
 
+	// authenticated, if set, is called with each peer that passed PAKE.
+	authenticated func(peer.ID)
+
 	chunksServed atomic.Int64
 	rawServed    atomic.Int64
 	wireServed   atomic.Int64
@@ -142,6 +145,9 @@ func (s *server) serveControl(ctx context.Context, rw io.ReadWriteCloser, fr *wi
 	s.sessions[sess.ID] = ss
 	s.mu.Unlock()
 	emit(s.events, AuthenticatedEvent{Peer: remote.String(), Path: path})
+	if s.authenticated != nil {
+		s.authenticated(remote)
+	}
 
 	if err := awaitSource(ctx, rw, s.ready); err != nil {
 		return err

@@ -22,12 +22,15 @@ func discard(l *slog.Logger) *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-func newHost(n NetworkOptions, log *slog.Logger) (host.Host, error) {
+func newHost(n NetworkOptions, events func(Event), log *slog.Logger) (host.Host, error) {
 	relays, err := p2p.ParseAddrInfos(n.Relays)
 	if err != nil {
 		return nil, fmt.Errorf("--relay: %w", err)
 	}
-	return p2p.NewHost(p2p.HostOptions{ListenAddrs: n.ListenAddrs, Relays: relays, Logger: log})
+	onPunch := func(p peer.ID, direct bool, err error) {
+		emit(events, HolePunchEvent{Peer: p.String(), Direct: direct, Err: err})
+	}
+	return p2p.NewHost(p2p.HostOptions{ListenAddrs: n.ListenAddrs, Relays: relays, Logger: log, OnPunch: onPunch})
 }
 
 func discoveryOptions(n NetworkOptions, log *slog.Logger) (discovery.Options, error) {

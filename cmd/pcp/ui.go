@@ -241,6 +241,15 @@ func (u *ui) event(e engine.Event) {
 			u.lastPlain = now
 			u.sayLocked("Connection lost; reconnecting (attempt %d)…", e.Attempt)
 		}
+	case engine.HolePunchEvent:
+		f := map[string]any{"peer": e.Peer, "direct": e.Direct}
+		if e.Err != nil {
+			f["error"] = message(e.Err)
+		}
+		u.jsonLocked("hole_punch", f)
+		if e.Direct {
+			u.sayLocked("Direct connection to %s (hole punched).", shortPeer(e.Peer))
+		}
 	case engine.DoneEvent:
 		u.done(e.Summary)
 	case engine.SourceChangedEvent:

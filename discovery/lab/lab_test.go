@@ -268,6 +268,23 @@ func (l *Lab) SetNAT(router string, mode NAT) {
 	l.nat[router] = mode
 }
 
+// Block drops every packet host sends to ip, in host's own output hook,
+// until Unblock: a firewall on the host, which its routes do not see.
+func (l *Lab) Block(host, ip string) {
+	l.t.Helper()
+	rules := fmt.Sprintf(`table ip labblock {
+  chain out { type filter hook output priority filter; ip daddr %s drop; }
+}
+`, ip)
+	l.cmdIn(rules, "ip", "netns", "exec", l.NS(host), "nft", "-f", "-")
+}
+
+// Unblock removes host's Block.
+func (l *Lab) Unblock(host string) {
+	l.t.Helper()
+	l.cmd("ip", "netns", "exec", l.NS(host), "nft", "delete", "table", "ip", "labblock")
+}
+
 // FlushNAT forgets a router's connection tracking (NAT mappings).
 func (l *Lab) FlushNAT(router string) {
 	l.t.Helper()

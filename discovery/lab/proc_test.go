@@ -44,6 +44,12 @@ func (e Event) Int(k string) int64 {
 	return 0
 }
 
+// Bool returns a boolean field (false if absent).
+func (e Event) Bool(k string) bool {
+	b, _ := e.Fields[k].(bool)
+	return b
+}
+
 // Strs returns a string-list field.
 func (e Event) Strs(k string) []string {
 	l, _ := e.Fields[k].([]any)

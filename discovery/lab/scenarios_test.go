@@ -3,6 +3,7 @@ package lab
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -123,18 +124,30 @@ func bigTree(total int64) map[string]int64 {
 // public (PCP_LAB_PUBLIC_CIDR), and returns once the receiver has exited.
 func natPair(ctx context.Context, t *testing.T, l *Lab, payload map[string]int64, seed uint64) *transfer {
 	t.Helper()
+	return natPairWith(ctx, t, l, payload, seed, func(node []string) (send, recv []string) {
+		args := append(flagEach("--bootstrap", node), flagEach("--relay", node[:1])...)
+		return args, args
+	})
+}
+
+// natPairWith is natPair with each side's network flags (besides --dht-only)
+// made from the node's addresses by netArgs.
+func natPairWith(ctx context.Context, t *testing.T, l *Lab, payload map[string]int64, seed uint64,
+	netArgs func(node []string) (send, recv []string)) *transfer {
+	t.Helper()
 	pub := pcpOpts{PublicCIDR: LabInternet}
 	src, out := t.TempDir(), t.TempDir()
 	makeTree(t, src, payload, seed)
 	_, node := l.StartNode(ctx, "p1", pub)
-	netArgs := append(flagEach("--bootstrap", node), flagEach("--relay", node[:1])...)
-	netArgs = append(netArgs, "--dht-only")
+	sendNet, recvNet := netArgs(node)
+	sendNet = append(sendNet, "--dht-only")
+	recvNet = append(recvNet, "--dht-only")
 
-	sender, _ := l.StartPCP("sender", "a", pub, append(append([]string{"send"}, netArgs...), filepath.Join(src, "payload"))...)
+	sender, _ := l.StartPCP("sender", "a", pub, append(append([]string{"send"}, sendNet...), filepath.Join(src, "payload"))...)
 	words := passphrase(ctx, t, sender)
 	sender.MustEvent(ctx, "listening", nil)
 	recv, recvState := l.StartPCP("receiver", "c", pub,
-		append(append([]string{"receive", "--yes", "-o", out}, netArgs...), words)...)
+		append(append([]string{"receive", "--yes", "-o", out}, recvNet...), words)...)
 	tr := &transfer{src: src, out: out, sender: sender, recv: recv, recvState: recvState, words: words}
 	tr.peer = recv.MustEvent(ctx, "peer", nil)
 	tr.authenticated = recv.MustEvent(ctx, "authenticated", nil)
@@ -216,6 +229,102 @@ func TestLabHolePunch(t *testing.T) {
 		t.Errorf("the relay carried rx %d / tx %d bytes of a %d-byte payload: the data did not go direct", rx, tx, total)
 	}
 	tr.checkReceived(ctx, t)
+}
+
+// 4b. Hole punching when each peer reached the relay over a different
+// transport: the sender over TCP only, the receiver over QUIC only. Each
+// side's NAT mapping was observed for one transport alone, so without pcp's
+// guess of the other transport's mapping (engine/p2p/punchaddrs.go) the
+// sender dials QUIC, the receiver dials TCP, and every punch misses.
+func TestLabHolePunchCrossTransport(t *testing.T) {
+	l := NewLab(t, Config{NATA: NATCone, NATC: NATCone, Nodes: 1})
+	l.SetRate("p1", "20mbit")
+	ctx := scenarioCtx(t, 120*time.Second)
+	tr := natPairWith(ctx, t, l, bigTree(24<<20), 6, func(node []string) (send, recv []string) {
+		tcp, quic := addrWith(t, node, "/tcp/"), addrWith(t, node, "/quic-v1/")
+		return []string{"--bootstrap", tcp, "--relay", tcp}, []string{"--bootstrap", quic, "--relay", quic}
+	})
+	t.Logf("authenticated over %q", tr.authenticated.Str("path"))
+	if p := tr.done.Str("path"); p != "direct" {
+		t.Errorf("done path %q, want direct (hole punch across transports)", p)
+	}
+	total := tr.done.Int("manifest_bytes")
+	rx, tx := l.LinkBytes("p1")
+	t.Logf("relay p1 link: rx %d, tx %d bytes (payload %d)", rx, tx, total)
+	if rx > total/2 || tx > total/2 {
+		t.Errorf("the relay carried rx %d / tx %d bytes of a %d-byte payload: the data did not go direct", rx, tx, total)
+	}
+	tr.checkReceived(ctx, t)
+}
+
+// 4c. A hole punch that misses at first is tried again while the transfer
+// runs relayed. Until the sender has reported three missed punches (all of
+// libp2p's own attempts), c drops whatever it sends to a's router, so no
+// punch can work; then the block goes. Only pcp's own retry
+// (engine/p2p.Upgrade) can still move the transfer to a direct path.
+func TestLabHolePunchRetry(t *testing.T) {
+	l := NewLab(t, Config{NATA: NATCone, NATC: NATCone, Nodes: 1})
+	l.SetRate("p1", "10mbit") // 128 MiB relayed would take 100 s
+	l.Block("c", l.IP("ra"))
+	ctx := scenarioCtx(t, 240*time.Second)
+	pub := pcpOpts{PublicCIDR: LabInternet}
+	src, out := t.TempDir(), t.TempDir()
+	makeTree(t, src, bigTree(128<<20), 7)
+	_, node := l.StartNode(ctx, "p1", pub)
+	netArgs := append(flagEach("--bootstrap", node), flagEach("--relay", node[:1])...)
+	netArgs = append(netArgs, "--dht-only")
+	sender, _ := l.StartPCP("sender", "a", pub, append(append([]string{"send"}, netArgs...), filepath.Join(src, "payload"))...)
+	words := passphrase(ctx, t, sender)
+	sender.MustEvent(ctx, "listening", nil)
+	recv, recvState := l.StartPCP("receiver", "c", pub,
+		append(append([]string{"receive", "--yes", "-o", out}, netArgs...), words)...)
+	tr := &transfer{src: src, out: out, sender: sender, recv: recv, recvState: recvState, words: words}
+	tr.authenticated = recv.MustEvent(ctx, "authenticated", nil)
+
+	missed := 0
+	sender.MustEvent(ctx, "hole_punch", func(e Event) bool {
+		if e.Bool("direct") {
+			t.Fatalf("a punch succeeded while c was blocked: %s", e.Line)
+		}
+		missed++
+		return missed == 3
+	})
+	l.Unblock("c")
+	t.Logf("sender reported %d missed punches; unblocked", missed)
+	punched := sender.MustEvent(ctx, "hole_punch", func(e Event) bool { return e.Bool("direct") })
+	tr.done = recv.MustEvent(ctx, "done", nil)
+	recv.MustExit(ctx, 0)
+	sender.MustExit(ctx, 0)
+	t.Logf("direct %v after authentication; done over %s in %s", punched.At.Sub(tr.authenticated.At).Round(time.Millisecond),
+		tr.done.Str("path"), tr.done.Str("duration"))
+	if p := tr.done.Str("path"); p != "direct" {
+		t.Errorf("done path %q, want direct (hole punch retried)", p)
+	}
+	total := tr.done.Int("manifest_bytes")
+	by := bytesByPath(recv.Events("progress"))
+	t.Logf("bytes by path (from progress events): %v", by)
+	if by["direct"] < total/2 {
+		t.Errorf("only %d of %d bytes reported direct", by["direct"], total)
+	}
+	// Without the retry every byte crosses the relay's link.
+	rx, tx := l.LinkBytes("p1")
+	t.Logf("relay p1 link: rx %d, tx %d bytes (payload %d)", rx, tx, total)
+	if rx > total*3/4 || tx > total*3/4 {
+		t.Errorf("the relay carried rx %d / tx %d bytes of a %d-byte payload: the data did not move to the punched path", rx, tx, total)
+	}
+	tr.checkReceived(ctx, t)
+}
+
+// addrWith returns the first address in addrs that contains part.
+func addrWith(t *testing.T, addrs []string, part string) string {
+	t.Helper()
+	for _, a := range addrs {
+		if strings.Contains(a, part) {
+			return a
+		}
+	}
+	t.Fatalf("no address with %q in %v", part, addrs)
+	return ""
 }
 
 // linkDropSetup starts a 40 MiB mDNS transfer from a to b over a 20 Mbit

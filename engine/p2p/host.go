@@ -47,6 +47,9 @@ type HostOptions struct {
 	NATPortMap bool
 	// Logger receives debug logs; nil = discard.
 	Logger *slog.Logger
+	// OnPunch, if set, is called after every hole punch attempt with p,
+	// on either side: direct reports whether it made a direct connection.
+	OnPunch func(p peer.ID, direct bool, err error)
 }
 
 func discard(l *slog.Logger) *slog.Logger {
@@ -88,14 +91,15 @@ func hostOptions(listen []string, id crypto.PrivKey) ([]libp2p.Option, error) {
 		libp2p.Security(noise.ID, noise.New),
 		libp2p.Muxer(yamux.ID, yamuxTransport()),
 		libp2p.EnableRelay(),
-		libp2p.EnableHolePunching(),
+		// No libp2p.EnableHolePunching: NewHost runs its own DCUtR service
+		// (punch.go), and a relay node has no use for one.
 		libp2p.DisableMetrics(),
 	}, nil
 }
 
 // NewHost builds a pcp peer's host: TCP+QUIC, TLS then Noise, yamux with a
-// 4 MiB window, AutoNAT client, relay client, hole punching, and autorelay
-// over opts.Relays when any are given.
+// 4 MiB window, AutoNAT client, relay client, pcp's hole punch service (see
+// Upgrade), and autorelay over opts.Relays when any are given.
 func NewHost(opts HostOptions) (host.Host, error) {
 	o, err := hostOptions(opts.ListenAddrs, opts.Identity)
 	if err != nil {
@@ -111,6 +115,11 @@ func NewHost(opts HostOptions) (host.Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("p2p: new host: %w", err)
 	}
+	ph, err := withPuncher(h, opts.OnPunch)
+	if err != nil {
+		h.Close()
+		return nil, err
+	}
 	discard(opts.Logger).Debug("host up", "id", h.ID(), "addrs", h.Addrs(), "relays", len(opts.Relays))
-	return h, nil
+	return ph, nil
 }
