@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
 	dht "github.com/libp2p/go-libp2p-kad-dht"
+	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
 )
 
 // Retry pacing for DHT work: wait minBackoff after the first failure,
@@ -17,6 +20,10 @@ import (
 const (
 	minBackoff = time.Second
 	maxBackoff = 30 * time.Second
+	// findMaxBackoff caps the pause between lookups: a sender's record may
+	// appear any moment (once it has a relay address), and a receiver
+	// waiting for it should see it within seconds.
+	findMaxBackoff = 5 * time.Second
 	// lookupTimeout bounds one FindProviders round for one key.
 	lookupTimeout = 30 * time.Second
 	// provideTimeout bounds one Provide.
@@ -50,9 +57,12 @@ func acquireDHT(ctx context.Context, h host.Host, bootstrap []peer.AddrInfo, log
 	if bootstrap == nil {
 		bootstrap = dht.GetDefaultBootstrapPeerAddrInfos()
 	}
+	// A sender or receiver lives for minutes: as a DHT server it would
+	// leave dead routing entries behind in other peers' tables.
 	d, err := dht.New(h,
-		dht.Mode(dht.ModeAuto),
+		dht.Mode(dht.ModeClient),
 		dht.BootstrapPeers(bootstrap...),
+		dht.AddressFilter(scopeFilter(dhtScope(bootstrap))),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("discovery: new dht: %w", err)
@@ -118,13 +128,25 @@ func (b *backoff) next() time.Duration {
 func (b *backoff) reset() { b.d = 0 }
 
 // advertise provides the current slot's key, retrying failures with backoff,
-// and provides again whenever the slot changes, until ctx ends.
+// and provides again whenever the slot changes or the addresses it would
+// announce change (a relay reservation, a port mapping), until ctx ends. It
+// provides only once the routing table has a peer and there is an address
+// to announce: DHT servers refuse a provider record without addresses.
 func (s *sharedDHT) advertise(ctx context.Context, channel string, opts Options, log *slog.Logger) {
+	sub, err := s.h.EventBus().Subscribe([]any{new(event.EvtLocalAddressesUpdated), new(event.EvtPeerIdentificationCompleted)})
+	if err != nil {
+		log.Debug("dht advertise: subscribe", "err", err)
+		return
+	}
+	defer sub.Close()
 	var bo backoff
 	for ctx.Err() == nil {
+		if !s.waitReady(ctx, sub.Out(), log) {
+			return
+		}
 		now := opts.Clock()
 		key := RendezvousKey(channel, now, opts.SlotLen)
-		s.ensurePeers(ctx, log)
+		announced := s.d.FilteredAddrs()
 		pctx, cancel := context.WithTimeout(ctx, provideTimeout)
 		err := s.d.Provide(pctx, keyCID(key), true)
 		cancel()
@@ -138,10 +160,68 @@ func (s *sharedDHT) advertise(ctx context.Context, channel string, opts Options,
 			continue
 		}
 		bo.reset()
-		log.Debug("dht provided", "key", key)
-		// Sleep until the slot ends, judged by the (possibly injected) clock.
-		sleep(ctx, max(slotEnd(now, opts.SlotLen).Sub(opts.Clock()), minBackoff))
+		log.Debug("dht provided", "key", key, "addrs", announced)
+		// Until the slot ends, judged by the (possibly injected) clock, or
+		// the announced addresses change.
+		s.waitChange(ctx, sub.Out(), max(slotEnd(now, opts.SlotLen).Sub(opts.Clock()), minBackoff), announced)
 	}
+}
+
+// readyCheck bounds how long a wait for the routing table goes without a
+// look: the DHT adds a peer some time after identify, with no event of its
+// own.
+const readyCheck = 250 * time.Millisecond
+
+// waitReady waits until the routing table has a peer and the host has an
+// address to announce; it reports false when ctx ends first.
+func (s *sharedDHT) waitReady(ctx context.Context, events <-chan any, log *slog.Logger) bool {
+	t := time.NewTicker(readyCheck)
+	defer t.Stop()
+	for {
+		if s.d.RoutingTable().Size() > 0 && len(s.d.FilteredAddrs()) > 0 {
+			return true
+		}
+		if s.d.RoutingTable().Size() == 0 {
+			s.ensurePeers(ctx, log)
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-events:
+		case <-t.C:
+		}
+	}
+}
+
+// waitChange returns after d, or sooner when the addresses the DHT would
+// announce are no longer announced, or when ctx ends.
+func (s *sharedDHT) waitChange(ctx context.Context, events <-chan any, d time.Duration, announced []ma.Multiaddr) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			return
+		case e := <-events:
+			if _, ok := e.(event.EvtLocalAddressesUpdated); ok && !sameAddrs(s.d.FilteredAddrs(), announced) {
+				return
+			}
+		}
+	}
+}
+
+func sameAddrs(a, b []ma.Multiaddr) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, x := range a {
+		if !slices.ContainsFunc(b, x.Equal) {
+			return false
+		}
+	}
+	return true
 }
 
 // find looks up the current and previous slot keys, yields what it finds,
@@ -187,6 +267,6 @@ func (s *sharedDHT) find(ctx context.Context, channel string, opts Options, out 
 		if fresh {
 			bo.reset()
 		}
-		sleep(ctx, bo.next())
+		sleep(ctx, min(bo.next(), findMaxBackoff))
 	}
 }

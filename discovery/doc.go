@@ -23,17 +23,29 @@
 //     that were up before it.
 //   - DHT: the sender Provides keyCID(key) (CIDv1 raw, SHA2-256 of the key);
 //     the receiver runs FindProvidersAsync on it. A host gets one DHT client
-//     (dht.ModeAuto: client unless publicly reachable), shared by Advertise
-//     and Find and closed when the last of them ends. Bootstrap peers are
-//     the public Amino ones unless Options.Bootstrap replaces them.
-//   - No busy loops: every DHT retry waits, 1 s doubling to 30 s, so a host
-//     with no reachable DHT peer stays near 0% CPU.
+//     (dht.ModeClient: a sender or receiver lives for minutes and must not
+//     leave dead entries in others' routing tables; a `pcp node` is the
+//     server), shared by Advertise, Find and FindRelays and closed when the
+//     last of them ends. Bootstrap peers are the public Amino ones unless
+//     Options.Bootstrap replaces them.
+//   - A provide waits for a peer in the routing table and an address to
+//     announce (DHT servers refuse a record without one), and is repeated
+//     when the announced addresses change (a relay reservation arrives).
+//   - Scope (scope.go): the DHT's scope is the widest of its bootstrap
+//     addresses (public, private or loopback). Only addresses at least that
+//     wide are announced or kept from it: the public DHT never carries
+//     loopback or private addresses, a LAN or lab DHT carries private ones.
+//   - Relays (relays.go): a transfer-grade `pcp node` provides RelayKey.
+//     FindRelays yields those when there are any, else the routing table's
+//     relay-capable peers (public relays: for meeting, not for data).
+//   - No busy loops: every DHT retry waits, 1 s doubling to 30 s (5 s for
+//     lookups, since a record may appear any moment), so a host with no
+//     reachable DHT peer stays near 0% CPU.
 //   - Find never yields the host itself. Candidates are deduplicated by peer
 //     ID; a peer comes again only when a source adds addresses not yet
 //     yielded, and then carries every address known so far. Candidates are
 //     unauthenticated: the caller must authenticate each and drop failures.
-//   - Loopback and private addresses are not filtered (the DHT's
-//     AddressFilter is left nil), so a private DHT on one machine or a LAN
-//     works; a receiver may therefore get addresses it cannot reach and
-//     must dial candidates with a timeout.
+//   - Within the DHT's scope, addresses are not filtered further: a
+//     receiver may get addresses it cannot reach and must dial candidates
+//     with a timeout.
 package discovery

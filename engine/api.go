@@ -18,6 +18,11 @@ var (
 	ErrTooManyFailures = auth.ErrTooManyFailures
 	// ErrPeerNotFound: discovery found no peer that passed authentication in time.
 	ErrPeerNotFound = errors.New("peer not found")
+	// ErrNoPath: the sender was found and authenticated, but only through
+	// a relay whose circuits are limited (a public relay: for meeting, not
+	// for data), and neither a hole punch nor a relay that can carry data
+	// gave another path within NoPathWait.
+	ErrNoPath = errors.New("found and authenticated the sender, but no direct path and no relay that can carry data")
 	// ErrInterrupted: the transfer stopped before completion; the resume log holds
 	// what was verified, and a new run for the same data continues from there.
 	ErrInterrupted = errors.New("transfer interrupted")
@@ -64,6 +69,10 @@ type NetworkOptions struct {
 	// FindTimeout bounds how long a receiver searches before ErrPeerNotFound.
 	// 0 = 2 minutes.
 	FindTimeout time.Duration
+	// private, set only by this package's tests, makes a host with relays
+	// private from the start, as behind a NAT: on loopback, AutoNAT would
+	// never say so, and nothing would be reserved.
+	private bool
 }
 
 // SendOptions configure Send. Zero values are sane defaults.
@@ -120,6 +129,8 @@ type ReceiveOptions struct {
 	runDone func(*receiver)
 	// manifestIdle, set only by this package's tests, replaces manifestIdle.
 	manifestIdle time.Duration
+	// noPathWait, set only by this package's tests, replaces NoPathWait.
+	noPathWait time.Duration
 	// freeSpace, set only by this package's tests, replaces freeSpace.
 	freeSpace func(dir string) (int64, bool)
 }

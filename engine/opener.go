@@ -31,20 +31,43 @@ type p2pOpener struct {
 	mu        sync.Mutex
 	downSince time.Time
 	attempts  int
+	// limitedSince is when a data stream first found only limited
+	// connections to the sender; zero while a usable one exists.
+	limitedSince time.Time
+	noPathWait   time.Duration // NoPathWait unless a test set it
 }
+
+// NoPathWait is how long a receiver connected to its sender only through
+// limited relays waits for a hole punch (run by the sender) or a relay that
+// can carry data, before it stops with ErrNoPath.
+const NoPathWait = 30 * time.Second
 
 func (o *p2pOpener) openData(ctx context.Context) (io.ReadWriteCloser, error) {
 	backoff := 250 * time.Millisecond
 	for {
-		s, err := o.open(ctx)
+		s, err := o.open(ctx, o.openTimeout())
 		if err == nil {
 			o.mu.Lock()
-			o.downSince = time.Time{}
+			o.downSince, o.limitedSince = time.Time{}, time.Time{}
 			o.mu.Unlock()
 			return s, nil
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
+		}
+		if p2p.LimitedOnly(o.h, o.info.ID) {
+			// Not down: waiting for a path that may carry data. open has
+			// waited for one already; give up once NoPathWait is spent.
+			o.mu.Lock()
+			if o.limitedSince.IsZero() {
+				o.limitedSince = time.Now()
+			}
+			waited := time.Since(o.limitedSince)
+			o.mu.Unlock()
+			if waited >= o.noPathWait {
+				return nil, fmt.Errorf("%w (waited %v for a hole punch)", ErrNoPath, waited.Round(time.Second))
+			}
+			continue
 		}
 		var re *wire.RemoteError
 		if errors.As(err, &re) {
@@ -79,8 +102,25 @@ func (o *p2pOpener) better(s io.ReadWriteCloser) bool {
 	return ok && p2p.IsRelayed(ns.Conn()) && p2p.PathOf(o.h, o.info.ID) == p2p.PathDirect
 }
 
-func (o *p2pOpener) open(ctx context.Context) (network.Stream, error) {
-	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+// openTimeout bounds one attempt to open a data stream: 20 s, or what is
+// left of NoPathWait while only limited connections exist (the wait starts
+// with the first attempt that finds them so).
+func (o *p2pOpener) openTimeout() time.Duration {
+	limited := p2p.LimitedOnly(o.h, o.info.ID)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if limited && o.limitedSince.IsZero() {
+		o.limitedSince = time.Now()
+	}
+	d := 20 * time.Second
+	if !o.limitedSince.IsZero() {
+		d = min(d, max(o.noPathWait-time.Since(o.limitedSince), 100*time.Millisecond))
+	}
+	return d
+}
+
+func (o *p2pOpener) open(ctx context.Context, timeout time.Duration) (network.Stream, error) {
+	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	s, err := openStream(cctx, o.h, o.info.ID, wire.Open{Kind: wire.KindData, Session: o.session})
 	if err != nil {
@@ -101,7 +141,7 @@ func (o *p2pOpener) open(ctx context.Context) (network.Stream, error) {
 func (o *p2pOpener) finish(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	s, err := o.open(ctx)
+	s, err := o.open(ctx, 10*time.Second)
 	if err != nil {
 		return
 	}

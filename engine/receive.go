@@ -32,6 +32,10 @@ type authPeer struct {
 	ctl     network.Stream
 }
 
+// candidateRetry is how often a found peer that could not be reached or
+// authenticated (for a reason other than the passphrase) is tried again.
+const candidateRetry = 3 * time.Second
+
 // findSender tries candidates from discovery (or the direct addresses) until
 // one passes PAKE. Candidates that fail authentication are not tried again.
 func findSender(ctx context.Context, h host.Host, opts ReceiveOptions, log *slog.Logger) (*authPeer, error) {
@@ -78,30 +82,52 @@ func findSender(ctx context.Context, h host.Host, opts ReceiveOptions, log *slog
 	if err != nil {
 		return nil, err
 	}
-	tried := map[peer.ID]int{}
+	// A candidate that failed for any reason but its passphrase is tried
+	// again until the timeout: a sender's relay reservation may come
+	// seconds after its record was found.
+	rejected := map[peer.ID]bool{} // failed authentication: never again
+	failed := map[peer.ID]discovery.Candidate{}
+	retry := time.NewTicker(candidateRetry)
+	defer retry.Stop()
 	var authErr error
 	var grace <-chan time.Time
+	try := func(c discovery.Candidate, again bool) (*authPeer, bool) {
+		if !again {
+			c.Info.Addrs = append(c.Info.Addrs, circuits...)
+			emit(opts.Events, PeerFoundEvent{Peer: c.Info.ID.String(), Source: c.Source})
+		}
+		ap, err := tryCandidate(fctx, h, c, opts.Passphrase)
+		if err == nil {
+			return ap, true
+		}
+		log.Debug("candidate failed", "peer", c.Info.ID, "source", c.Source, "again", again, "err", err)
+		if errors.Is(err, auth.ErrWrongPassphrase) || errors.Is(err, auth.ErrHandshake) {
+			rejected[c.Info.ID] = true
+			delete(failed, c.Info.ID)
+			emit(opts.Events, AuthFailedEvent{Peer: c.Info.ID.String(), Failures: 1, Err: err})
+			if authErr == nil {
+				authErr = err
+				// Another sender may share the channel; give it a moment.
+				grace = time.After(3 * time.Second)
+			}
+			return nil, false
+		}
+		failed[c.Info.ID] = c
+		return nil, false
+	}
 	for {
 		select {
 		case c := <-cands:
-			if c.Info.ID == h.ID() || tried[c.Info.ID] < 0 || tried[c.Info.ID] >= 3 {
+			if c.Info.ID == h.ID() || rejected[c.Info.ID] {
 				continue
 			}
-			tried[c.Info.ID]++
-			c.Info.Addrs = append(c.Info.Addrs, circuits...)
-			emit(opts.Events, PeerFoundEvent{Peer: c.Info.ID.String(), Source: c.Source})
-			ap, err := tryCandidate(fctx, h, c, opts.Passphrase)
-			if err == nil {
+			if ap, ok := try(c, false); ok {
 				return ap, nil
 			}
-			log.Debug("candidate failed", "peer", c.Info.ID, "source", c.Source, "err", err)
-			if errors.Is(err, auth.ErrWrongPassphrase) || errors.Is(err, auth.ErrHandshake) {
-				tried[c.Info.ID] = -1
-				emit(opts.Events, AuthFailedEvent{Peer: c.Info.ID.String(), Failures: 1, Err: err})
-				if authErr == nil {
-					authErr = err
-					// Another sender may share the channel; give it a moment.
-					grace = time.After(3 * time.Second)
+		case <-retry.C:
+			for _, c := range failed {
+				if ap, ok := try(c, true); ok {
+					return ap, nil
 				}
 			}
 		case <-grace:
@@ -198,7 +224,7 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 	}
 	defer rlog.Close()
 
-	h, err := newHost(opts.Network, opts.Events, log)
+	h, err := newHost(opts.Network, opts.Events, nil, log)
 	if err != nil {
 		return nil, err
 	}
@@ -274,14 +300,15 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 		return nil, err
 	}
 
-	op := &p2pOpener{h: h, info: ap.info, session: ap.session.ID, patience: opts.Patience, events: opts.Events, log: log}
+	op := &p2pOpener{h: h, info: ap.info, session: ap.session.ID, patience: opts.Patience, events: opts.Events, log: log,
+		noPathWait: cmp.Or(opts.noPathWait, NoPathWait)}
 	skipped := offer.PresentBytes + offer.ResumeBytes
 	stopProgress := r.progress(ctx, opts.Events, skipped, offer.TotalBytes, op)
 	err = r.run(ctx, op)
 	stopProgress()
 	if err != nil {
 		if errors.Is(err, ErrPeerMisbehaving) || errors.Is(err, ErrExists) || errors.Is(err, wire.ErrSourceChanged) ||
-			errors.Is(err, ErrInterrupted) {
+			errors.Is(err, ErrInterrupted) || errors.Is(err, ErrNoPath) {
 			return nil, err
 		}
 		if ctx.Err() != nil {

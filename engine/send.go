@@ -31,7 +31,20 @@ func Send(ctx context.Context, opts SendOptions) (*Summary, error) {
 	if opts.Passphrase.IsZero() {
 		return nil, fmt.Errorf("%w: no passphrase", auth.ErrBadPassphrase)
 	}
-	h, err := newHost(opts.Network, opts.Events, log)
+	dopts, err := discoveryOptions(opts.Network, log)
+	if err != nil {
+		return nil, err
+	}
+	// With the DHT, relays come from it too (a sender behind NAT needs one
+	// to be reached): the host is built before discovery, so the source
+	// waits for both.
+	var h host.Host
+	var relays p2p.RelaySource
+	relaysReady := make(chan struct{})
+	if !opts.Network.NoDiscovery && !opts.Network.MDNSOnly {
+		relays = dhtRelays(&h, dopts, relaysReady)
+	}
+	h, err = newHost(opts.Network, opts.Events, relays, log)
 	if err != nil {
 		return nil, err
 	}
@@ -75,15 +88,12 @@ func Send(ctx context.Context, opts SendOptions) (*Summary, error) {
 	})
 	srv.authenticated = func(p peer.ID) { punchWhileRelayed(ctx, h, p, &handlers, log) }
 	emit(opts.Events, ListeningEvent{PeerID: h.ID().String(), Addrs: fullAddrs(h)})
-	dopts, err := discoveryOptions(opts.Network, log)
-	if err != nil {
-		return nil, err
-	}
 	if !opts.Network.NoDiscovery {
 		if err := discovery.Advertise(ctx, h, opts.Passphrase.Channel(), dopts); err != nil {
 			return nil, fmt.Errorf("advertising: %w", err)
 		}
 	}
+	close(relaysReady)
 
 	walkErr := make(chan error, 1)
 	prepDone = make(chan struct{})

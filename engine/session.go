@@ -22,15 +22,18 @@ func discard(l *slog.Logger) *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-func newHost(n NetworkOptions, events func(Event), log *slog.Logger) (host.Host, error) {
-	relays, err := p2p.ParseAddrInfos(n.Relays)
+// newHost builds the host of a send or receive. relays, if not nil, finds
+// relays at run time (the sender's, from the DHT).
+func newHost(n NetworkOptions, events func(Event), relays p2p.RelaySource, log *slog.Logger) (host.Host, error) {
+	static, err := p2p.ParseAddrInfos(n.Relays)
 	if err != nil {
 		return nil, fmt.Errorf("--relay: %w", err)
 	}
 	onPunch := func(p peer.ID, direct bool, err error) {
 		emit(events, HolePunchEvent{Peer: p.String(), Direct: direct, Err: err})
 	}
-	return p2p.NewHost(p2p.HostOptions{ListenAddrs: n.ListenAddrs, Relays: relays, Logger: log, OnPunch: onPunch})
+	return p2p.NewHost(p2p.HostOptions{ListenAddrs: n.ListenAddrs, Relays: static, RelaySource: relays,
+		Private: n.private, Logger: log, OnPunch: onPunch})
 }
 
 func discoveryOptions(n NetworkOptions, log *slog.Logger) (discovery.Options, error) {
@@ -70,10 +73,16 @@ func relayCircuits(relays []string) ([]ma.Multiaddr, error) {
 	return out, nil
 }
 
-// openStream opens a pcp stream to id (relayed connections allowed) and
-// sends its Open frame.
+// openStream opens a pcp stream to id and sends its Open frame. Control
+// streams (PAKE, the manifest) may run on a limited relayed connection,
+// the kind public relays give; data streams never do: on a connection that
+// is only limited, the swarm waits (until ctx ends) for a direct one or a
+// relayed one without limits.
 func openStream(ctx context.Context, h host.Host, id peer.ID, o wire.Open) (network.Stream, error) {
-	s, err := h.NewStream(network.WithAllowLimitedConn(ctx, "pcp"), id, wire.ProtocolID)
+	if o.Kind != wire.KindData {
+		ctx = network.WithAllowLimitedConn(ctx, "pcp")
+	}
+	s, err := h.NewStream(ctx, id, wire.ProtocolID)
 	if err != nil {
 		return nil, err
 	}
@@ -82,4 +91,19 @@ func openStream(ctx context.Context, h host.Host, id peer.ID, o wire.Open) (netw
 		return nil, err
 	}
 	return s, nil
+}
+
+// dhtRelays is a sender's RelaySource: relays from its DHT, once the host
+// exists and discovery has started (ready is closed then).
+func dhtRelays(h *host.Host, dopts discovery.Options, ready <-chan struct{}) p2p.RelaySource {
+	return func(ctx context.Context, num int) <-chan peer.AddrInfo {
+		select {
+		case <-ready:
+			return discovery.FindRelays(ctx, *h, dopts, num)
+		case <-ctx.Done():
+			c := make(chan peer.AddrInfo)
+			close(c)
+			return c
+		}
+	}
 }

@@ -19,6 +19,7 @@ const (
 	exitInterrupted = 5 // interrupted (Ctrl-C, connection lost, a source file changed): resumable
 	exitVerify      = 6 // verification failed, or the peer misbehaved
 	exitDeclined    = 7 // offer declined, or destination has differing files
+	exitNoPath      = 8 // the sender was found and authenticated, but no path can carry the data
 )
 
 // usageError marks an error as bad usage (exit 2).
@@ -42,6 +43,8 @@ func exitKind(code int) string {
 		return "verification_failed"
 	case exitDeclined:
 		return "declined"
+	case exitNoPath:
+		return "no_path"
 	}
 	return "error"
 }
@@ -64,6 +67,8 @@ func exitCode(err error, interrupted bool) int {
 		return exitWrongPass
 	case errors.Is(err, engine.ErrPeerNotFound):
 		return exitNotFound
+	case errors.Is(err, engine.ErrNoPath):
+		return exitNoPath
 	case errors.Is(err, engine.ErrVerifyFailed), errors.Is(err, engine.ErrPeerMisbehaving):
 		return exitVerify
 	case errors.Is(err, engine.ErrDeclined), errors.Is(err, engine.ErrExists):

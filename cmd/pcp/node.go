@@ -15,6 +15,7 @@ type nodeFlags struct {
 	identity  string
 	ephemeral bool
 	bootstrap []string
+	public    bool
 }
 
 func (a *app) nodeCmd() *cobra.Command {
@@ -24,8 +25,10 @@ func (a *app) nodeCmd() *cobra.Command {
 		Short: "Run a bootstrap, DHT and relay node for senders and receivers",
 		Long: `Run a pcp node: a DHT server that senders and receivers can bootstrap from, and
 a circuit relay for peers that cannot reach each other directly. Run it on a
-machine both sides can reach (a small server with a public address), then give
-its addresses to pcp with --bootstrap and --relay (or $PCP_BOOTSTRAP).
+machine both sides can reach (a small server with a public address). It
+announces itself in the DHT as a transfer relay, so senders and receivers that
+share its DHT find it with no flag; --bootstrap and --relay (or $PCP_BOOTSTRAP)
+name it explicitly.
 
 The node keeps its identity (and so its /p2p/ address) in --identity, by default
 node.key in the state directory. It runs until Ctrl-C (exit 0).`,
@@ -45,6 +48,7 @@ node.key in the state directory. It runs until Ctrl-C (exit 0).`,
 	fs.StringVar(&f.identity, "identity", "", "private key file, created if absent (default node.key in the state directory)")
 	fs.BoolVar(&f.ephemeral, "ephemeral", false, "use a fresh identity; keep no key file")
 	fs.StringArrayVar(&f.bootstrap, "bootstrap", nil, "other node to join, multiaddr with /p2p/ (repeatable; env "+EnvBootstrap+")")
+	fs.BoolVar(&f.public, "public-limits", false, "relay with libp2p's default limits (128 KiB, 2 min per circuit), like a public IPFS node: peers meet through it but move no data, and it is not advertised as a transfer relay (for test labs)")
 	return cmd
 }
 
@@ -66,9 +70,13 @@ func (a *app) node(ctx context.Context, f *nodeFlags) error {
 		ListenAddrs:  f.listen,
 		IdentityPath: id,
 		Bootstrap:    flat,
-		Logger:       a.logger(),
+		PublicLimits: f.public,
+		Advertised: func() {
+			u.json("relay_advertised", map[string]any{"key": engine.RelayKey})
+		},
+		Logger: a.logger(),
 	}, func(addrs []string) {
-		u.json("node", map[string]any{"addrs": nonNil(addrs), "identity": id})
+		u.json("node", map[string]any{"addrs": nonNil(addrs), "identity": id, "transfer_relay": !f.public})
 		if u.mode == modeJSON {
 			return
 		}

@@ -144,6 +144,9 @@ func (a *app) receive(ctx context.Context, args []string, f *recvFlags) error {
 		path, _ := engine.SourceChangedPath(err)
 		u.hint(fmt.Sprintf("Everything verified so far is kept. Once the sender runs 'pcp send' again, receive again:\n    pcp receive -o %s WORDS", shellQuote(f.out)))
 		return reworded{fmt.Sprintf("the sender's copy of %s changed during the transfer", path), err}
+	case errors.Is(err, engine.ErrNoPath):
+		u.hint("Both computers are behind NAT and the relays found allow no data. Run 'pcp node' on a machine both can reach\n" +
+			"(it announces itself as a transfer relay), pass a relay that can carry data with --relay, or forward a port to the sender.")
 	case errors.Is(err, engine.ErrExists):
 		u.hint("Use --overwrite to replace them, or -o to receive into another directory.")
 	case errors.Is(err, engine.ErrDeclined) && noAnswer:

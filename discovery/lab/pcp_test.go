@@ -28,6 +28,9 @@ type pcpOpts struct {
 	PublicCIDR string
 	// StateDir is PCP_STATE_DIR; "" = a fresh temporary directory.
 	StateDir string
+	// PublicLimits (StartNode only) runs the node's relay with libp2p's
+	// default limits, like a public IPFS node: for meeting, not for data.
+	PublicLimits bool
 }
 
 // StartPCP runs `pcp --json -v args...` in host with its own state
@@ -56,6 +59,9 @@ func (l *Lab) StartNode(ctx context.Context, host string, o pcpOpts, bootstrap .
 		"--listen", "/ip4/" + ip + "/tcp/4001", "--listen", "/ip4/" + ip + "/udp/4001/quic-v1"}
 	for _, b := range bootstrap {
 		args = append(args, "--bootstrap", b)
+	}
+	if o.PublicLimits {
+		args = append(args, "--public-limits")
 	}
 	p, _ := l.StartPCP(host, host, o, args...)
 	ev := p.MustEvent(ctx, "node", nil)

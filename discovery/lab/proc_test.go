@@ -306,6 +306,6 @@ func (p *Proc) dump() {
 	for _, e := range evs {
 		fmt.Fprintf(&b, "  +%6.3fs %s\n", e.At.Sub(p.Started).Seconds(), e.Line)
 	}
-	fmt.Fprintf(&b, "---- %s stderr (tail):\n%s", p.Label, p.stderrTail(40))
+	fmt.Fprintf(&b, "---- %s stderr (tail):\n%s", p.Label, p.stderrTail(200))
 	p.t.Log(b.String())
 }

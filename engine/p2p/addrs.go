@@ -73,3 +73,15 @@ func IsRelayed(c network.Conn) bool {
 	_, err := c.RemoteMultiaddr().ValueForProtocol(ma.P_CIRCUIT)
 	return err == nil
 }
+
+// LimitedOnly reports whether every live connection to p is limited (a
+// relay with per-circuit limits), and there is at least one.
+func LimitedOnly(h host.Host, p peer.ID) bool {
+	conns := h.Network().ConnsToPeer(p)
+	for _, c := range conns {
+		if !c.Stat().Limited {
+			return false
+		}
+	}
+	return len(conns) > 0
+}

@@ -7,13 +7,20 @@
 //     second (TLS costs about 25% less CPU on our machines); the only stream
 //     muxer is yamux, with a 4 MiB initial stream window (max 16 MiB).
 //   - Every host runs the AutoNAT client, the circuit-v2 relay client
-//     (transport), and DCUtR hole punching. Static relays, when given, feed
-//     autorelay. NAT port mapping (UPnP/NAT-PMP) is off unless asked for.
-//   - A node's relay never resets a circuit after the libp2p default
-//     128 KiB / 2 min: its per-circuit limit is NodeRelayLimit. Relayed
-//     connections still carry a (large) limit, so they stay marked Limited:
-//     callers must open streams on them with network.WithAllowLimitedConn,
-//     and the swarm keeps preferring a direct connection once one exists.
+//     (transport), and pcp's own DCUtR service (punch.go): it offers, beside
+//     observed addresses, a guess for the transport not yet observed, and a
+//     sender punches again while a receiver is reached only through a relay
+//     (Upgrade). Relays from --relay and from a RelaySource (the DHT) feed
+//     autorelay, which reserves at once; a host on a machine with no public
+//     interface address is private from the start. NAT port mapping
+//     (UPnP/NAT-PMP) is off unless asked for.
+//   - A relayed connection is Limited when its relay set a per-circuit limit.
+//     A transfer-grade node (NodeRelayResources) sets none, so its relayed
+//     connections are not Limited and carry data; a public-like one
+//     (PublicRelayResources, libp2p's 128 KiB / 2 min) is for meeting only:
+//     callers open meeting streams with network.WithAllowLimitedConn and data
+//     streams without it. The swarm prefers an unlimited connection to a
+//     limited one, and a direct one to a relayed one.
 //   - A node's identity is a libp2p private key persisted, marshalled with
 //     crypto.MarshalPrivateKey, in a file of mode 0600; the same file yields
 //     the same peer ID across restarts.

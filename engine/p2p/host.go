@@ -40,9 +40,14 @@ type HostOptions struct {
 	ListenAddrs []string
 	// Identity is the host key; nil = a fresh ed25519 key.
 	Identity crypto.PrivKey
-	// Relays are static circuit-v2 relays for autorelay (from --relay or the
-	// bootstrap nodes); nil = autorelay off.
+	// Relays are static circuit-v2 relays for autorelay (from --relay).
 	Relays []peer.AddrInfo
+	// RelaySource finds more relays at run time (the DHT). With neither
+	// Relays nor RelaySource, autorelay is off.
+	RelaySource RelaySource
+	// Private makes a host with relays private from the start, whatever its
+	// addresses (for tests on loopback, where AutoNAT never decides).
+	Private bool
 	// NATPortMap asks the router for a port mapping (UPnP / NAT-PMP).
 	NATPortMap bool
 	// Logger receives debug logs; nil = discard.
@@ -105,8 +110,11 @@ func NewHost(opts HostOptions) (host.Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(opts.Relays) > 0 {
-		o = append(o, libp2p.EnableAutoRelayWithStaticRelays(opts.Relays))
+	if len(opts.Relays) > 0 || opts.RelaySource != nil {
+		o = append(o, autoRelay(opts.Relays, opts.RelaySource))
+		if opts.Private || behindNAT() {
+			o = append(o, libp2p.ForceReachabilityPrivate())
+		}
 	}
 	if opts.NATPortMap {
 		o = append(o, libp2p.NATPortMap())

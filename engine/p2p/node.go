@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/libp2p/go-libp2p"
 	dht "github.com/libp2p/go-libp2p-kad-dht"
@@ -16,20 +15,13 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 )
 
-// NodeRelayLimit is the per-circuit limit of a node's relay: far above any
-// file pcp moves in a day, yet finite, so relayed connections stay marked
-// Limited (see the package doc). The libp2p default (128 KiB, 2 min) resets
-// a transfer almost at once.
-var NodeRelayLimit = relayv2.RelayLimit{
-	Duration: 24 * time.Hour,
-	Data:     1 << 40, // 1 TiB per direction
-}
-
-// NodeRelayResources are the relay resources of a node.
+// NodeRelayResources are the relay resources of a transfer-grade node: no
+// per-circuit limit on data or time, so its relayed connections are not
+// Limited and carry data streams (see the package doc). What bounds it is
+// the number of reservations and circuits.
 func NodeRelayResources() relayv2.Resources {
 	r := relayv2.DefaultResources()
-	limit := NodeRelayLimit
-	r.Limit = &limit
+	r.Limit = nil
 	r.MaxReservations = 256
 	r.MaxCircuits = 16          // open circuits per peer
 	r.BufferSize = 64 << 10     // the default 2 KiB costs a syscall per 2 KiB
@@ -37,6 +29,11 @@ func NodeRelayResources() relayv2.Resources {
 	r.MaxReservationsPerASN = 64
 	return r
 }
+
+// PublicRelayResources are libp2p's defaults, as public IPFS nodes run
+// them: 128 KiB and 2 minutes per circuit. Such a relay is for meeting (PAKE,
+// the manifest, hole punch coordination), never for data.
+func PublicRelayResources() relayv2.Resources { return relayv2.DefaultResources() }
 
 // NodeOptions configures NewNode. The zero value works: all interfaces, an
 // ephemeral identity, no bootstrap peers (the node is the first of a private
@@ -50,18 +47,24 @@ type NodeOptions struct {
 	// Bootstrap are other DHT servers to join; nil = none. A node does not
 	// join the public Amino DHT unless its peers are listed here.
 	Bootstrap []peer.AddrInfo
+	// PublicLimits runs the relay with PublicRelayResources instead of
+	// NodeRelayResources: a node that behaves like a public IPFS node, for
+	// the lab. Such a node does not call itself transfer-grade.
+	PublicLimits bool
 	// Logger receives debug logs; nil = discard.
 	Logger *slog.Logger
 }
 
-// Node is a `pcp node`: a DHT server plus a circuit-v2 relay with
-// transfer-friendly limits, and an AutoNAT service so peers learn whether
+// Node is a `pcp node`: a DHT server plus a circuit-v2 relay (transfer-grade
+// unless PublicLimits), and an AutoNAT service so peers learn whether
 // they are reachable.
 type Node struct {
 	Host  host.Host
 	DHT   *dht.IpfsDHT
 	Relay *relayv2.Relay
-	log   *slog.Logger
+	// TransferGrade: the relay has no per-circuit limit (not PublicLimits).
+	TransferGrade bool
+	log           *slog.Logger
 }
 
 // NewNode starts a node. It returns once the host listens and the DHT and
@@ -87,7 +90,11 @@ func NewNode(ctx context.Context, opts NodeOptions) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("p2p: node host: %w", err)
 	}
-	r, err := relayv2.New(h, relayv2.WithResources(NodeRelayResources()))
+	res := NodeRelayResources()
+	if opts.PublicLimits {
+		res = PublicRelayResources()
+	}
+	r, err := relayv2.New(h, relayv2.WithResources(res))
 	if err != nil {
 		h.Close()
 		return nil, fmt.Errorf("p2p: node relay: %w", err)
@@ -101,7 +108,7 @@ func NewNode(ctx context.Context, opts NodeOptions) (*Node, error) {
 		h.Close()
 		return nil, fmt.Errorf("p2p: node dht: %w", err)
 	}
-	n := &Node{Host: h, DHT: d, Relay: r, log: log}
+	n := &Node{Host: h, DHT: d, Relay: r, TransferGrade: !opts.PublicLimits, log: log}
 	for _, b := range opts.Bootstrap {
 		go func() {
 			if err := h.Connect(ctx, b); err != nil {

@@ -104,7 +104,7 @@ var errNoPublicAddr = fmt.Errorf("p2p: no public address to offer for a hole pun
 // a transfer that then runs for minutes over a relay should still move to a
 // direct path when one can be had. The first try comes after first; while
 // libp2p's own punch is still running, every first; after a punch that
-// missed, with backoff up to a minute. report, if not nil, is called after
+// missed, with backoff up to 30 s. report, if not nil, is called after
 // each try.
 func Upgrade(ctx context.Context, h host.Host, p peer.ID, first time.Duration, report func(attempt int, err error)) {
 	ph, ok := h.(*punchingHost)
@@ -134,7 +134,7 @@ func Upgrade(ctx context.Context, h host.Host, p peer.ID, first time.Duration, r
 			wait = first // not a miss: someone else is punching, or nothing to offer yet
 			continue
 		}
-		backoff = min(2*backoff, time.Minute)
+		backoff = min(2*backoff, 30*time.Second)
 		wait = backoff
 	}
 }

@@ -1,0 +1,94 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/pcp-p2p/pcp/engine/p2p"
+)
+
+// relayPair starts a real relay node on loopback (public-like or
+// transfer-grade), a sender that reserves a slot on it, and returns a
+// receiver's options that reach the sender only through the relay's
+// circuit. On loopback no hole punch can happen (no public address), so
+// the relay is the only path.
+func relayPair(t *testing.T, ctx context.Context, public bool, src string) (ReceiveOptions, <-chan sendResult) {
+	t.Helper()
+	node, err := p2p.NewNode(ctx, p2p.NodeOptions{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, PublicLimits: public})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { node.Close() })
+	relay := node.Addrs()[0].String()
+	pass := testPass(t)
+	net := loopback
+	net.Relays, net.private = []string{relay}, true
+	addrs, res := startSender(t, ctx, SendOptions{Paths: []string{src}, Passphrase: pass, Network: net})
+	infos, err := p2p.ParseAddrInfos(addrs)
+	if err != nil || len(infos) == 0 {
+		t.Fatalf("sender addresses %v: %v", addrs, err)
+	}
+	id := infos[0].ID
+	ro := recvOpts(pass, filepath.Join(t.TempDir(), "out"), []string{relay + "/p2p-circuit/p2p/" + id.String()})
+	ro.Network.FindTimeout = 30 * time.Second // the reservation comes first
+	return ro, res
+}
+
+// Over a public-like relay (libp2p's 128 KiB / 2 min circuits) the peers
+// meet and authenticate, but no data stream opens: the receiver stops with
+// ErrNoPath once its wait for another path is spent, having fetched nothing.
+func TestReceiveNoPathOverLimitedRelay(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	src := filepath.Join(t.TempDir(), "src")
+	writeRandom(t, filepath.Join(src, "big.bin"), 4<<20)
+	ro, res := relayPair(t, ctx, true, src)
+	ro.noPathWait = 2 * time.Second
+	var progressed int64
+	var authPath string
+	ro.Events = func(e Event) {
+		switch e := e.(type) {
+		case AuthenticatedEvent:
+			authPath = e.Path
+		case ProgressEvent:
+			progressed = max(progressed, e.Bytes)
+		}
+	}
+	_, err := Receive(ctx, ro)
+	cancel()
+	<-res
+	if !errors.Is(err, ErrNoPath) {
+		t.Fatalf("Receive: %v, want ErrNoPath", err)
+	}
+	if authPath != p2p.PathRelayed {
+		t.Errorf("authenticated over %q, want relayed", authPath)
+	}
+	if progressed != 0 {
+		t.Errorf("%d bytes arrived over a limited relay", progressed)
+	}
+}
+
+// Over a transfer-grade relay (no per-circuit limit) the data flows, and
+// arrives exact.
+func TestReceiveOverTransferRelay(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	src := filepath.Join(t.TempDir(), "src")
+	writeRandom(t, filepath.Join(src, "big.bin"), 4<<20)
+	writeRandom(t, filepath.Join(src, "d", "small.bin"), 1000)
+	ro, res := relayPair(t, ctx, false, src)
+	sum, err := Receive(ctx, ro)
+	if err != nil {
+		t.Fatalf("Receive: %v", err)
+	}
+	if sr := <-res; sr.err != nil {
+		t.Fatalf("Send: %v", sr.err)
+	}
+	if sum.Path != p2p.PathRelayed {
+		t.Errorf("done over %q, want relayed", sum.Path)
+	}
+	assertSameTree(t, src, filepath.Join(ro.Dest, "src"))
+}
