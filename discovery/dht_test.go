@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -136,14 +135,6 @@ func TestDHTSharedPerHost(t *testing.T) {
 	if live {
 		t.Fatal("DHT kept after last release")
 	}
-}
-
-func cpuTime(t testing.TB) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		t.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // TestFindIdleCPU: a receiver whose only bootstrap peer is unreachable must

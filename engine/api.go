@@ -160,8 +160,13 @@ type Offer struct {
 	ResumeBytes   int64    // verified in the resume log
 	Conflicts     []string // at most 100 (ConflictCount has them all)
 	ConflictCount int
-	Peer          string
-	Path          string // "direct" or "relayed"
+	// Refused are entries the destination cannot hold (at most 100;
+	// RefusedCount has them all). An offer with any is refused before it
+	// is accepted: see RefusedError.
+	Refused      []Refusal
+	RefusedCount int
+	Peer         string
+	Path         string // "direct" or "relayed"
 }
 
 // Summary reports a finished (or stopped) transfer.

@@ -23,10 +23,6 @@ import (
 	"github.com/pcp-p2p/pcp/store"
 )
 
-// Version is pcp's version; release builds set it with
-// -ldflags "-X github.com/pcp-p2p/pcp/engine.Version=v1.2.3".
-var Version = "v0.1.0-dev"
-
 // Files inside the state directory (see DefaultStateDir).
 const (
 	ResumeLogFile = "resume.db"    // the receiver's resume log

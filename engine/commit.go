@@ -3,12 +3,10 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
-	"path"
 	"strconv"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/pcp-p2p/pcp/engine/wire"
 	"github.com/pcp-p2p/pcp/manifest"
@@ -18,16 +16,21 @@ import (
 // The committer makes written chunks durable and records them, in this order:
 //
 //  1. chunks are written (WriteAt) into staging files by the stream readers;
-//  2. a batch of them is flushed with one syncfs(2) on the destination's
-//     file system: one call, however many files the batch touched;
+//  2. a batch of them is made durable (syncChunks);
 //  3. the batch is recorded in the resume log in one transaction;
 //  4. files whose every chunk is durable get their mode and mtime and are
-//     renamed into place; a second syncfs makes the renames durable, and
-//     only then are the files recorded complete.
+//     renamed into place without clobbering anything (place); the renames
+//     are made durable (syncPlaced), and only then are the files recorded
+//     complete.
 //
 // So a chunk in the log is always on disk, and a file recorded complete is
 // always in place. With a temporary resume log (no resume across processes
 // asked for) nothing is synced.
+//
+// How each step is done is the platform's (commit_GOOS.go, durable_*.go):
+// on Linux one syncfs(2) per step, however many files it touched, and
+// renameat2(RENAME_NOREPLACE); elsewhere an fsync of each file and
+// directory involved, and the platform's no-clobber rename.
 const (
 	commitChunks   = 256
 	commitBytes    = 32 << 20
@@ -35,15 +38,17 @@ const (
 )
 
 type committer struct {
-	r      *receiver
-	stage  *os.File            // the staging directory
-	dirs   map[string]*os.File // destination directories, by path
-	syncFd int
-	batch  []wire.Ref
-	bytes  int64
+	r     *receiver
+	stage *os.File            // the staging directory
+	dirs  map[string]*os.File // destination directories, by path
+	// destDir is the destination directory, open while the log is durable
+	// (Linux syncs its file system through it).
+	destDir *os.File
+	batch   []wire.Ref
+	bytes   int64
 }
 
-func newCommitter(r *receiver) *committer { return &committer{r: r, syncFd: -1} }
+func newCommitter(r *receiver) *committer { return &committer{r: r} }
 
 func (c *committer) run(fail func(error)) error {
 	r := c.r
@@ -54,7 +59,7 @@ func (c *committer) run(fail func(error)) error {
 			return c.abort(fail, err)
 		}
 		defer d.Close()
-		c.syncFd = int(d.Fd())
+		c.destDir = d
 	}
 	t := time.NewTicker(commitInterval)
 	defer t.Stop()
@@ -117,23 +122,15 @@ func (c *committer) abort(fail func(error), err error) error {
 	return err
 }
 
-func (c *committer) sync() error {
-	if c.syncFd < 0 {
-		return nil
-	}
-	if err := unix.Syncfs(c.syncFd); err != nil {
-		return fmt.Errorf("%w: syncfs: %v", errWrite, err)
-	}
-	return nil
-}
-
 func (c *committer) flush() error {
 	if len(c.batch) == 0 {
 		return nil
 	}
 	r := c.r
-	if err := c.sync(); err != nil {
-		return err
+	if r.durable {
+		if err := c.syncChunks(); err != nil {
+			return fmt.Errorf("%w: %v", errWrite, err)
+		}
 	}
 	refs := make([]store.ChunkRef, len(c.batch))
 	for i, b := range c.batch {
@@ -156,28 +153,22 @@ func (c *committer) flush() error {
 // writes in this run already carry their mode and mtime (fileTable.wrote);
 // withMeta applies them to the others (empty files, or all chunks logged).
 //
-// The rename is renameat2(RENAME_NOREPLACE) unless Overwrite is set, so a
-// file that appeared at the destination since the plan is never clobbered:
-// the kernel checks and renames in one step. Only a file this transfer put
-// there and nobody changed since (a repair) is replaced without Overwrite.
-// Directories are reached by descriptors opened through the destination's
-// os.Root, and the final component is a plain name, so nothing resolves
-// outside the destination. Each file's identity is recorded as it stands
-// in place after the rename.
+// The rename never replaces anything unless Overwrite is set (place), so a
+// file that appeared at the destination since the plan is never clobbered.
+// Only a file this transfer put there and nobody changed since (a repair)
+// is replaced without Overwrite. Each file's identity is recorded as it
+// stands in place after the rename.
 func (c *committer) finalize(ready []int, withMeta bool) error {
 	if len(ready) == 0 {
 		return nil
 	}
 	r := c.r
-	if c.stage == nil {
-		st, err := r.stageDir.Open(".")
-		if err != nil {
-			return fmt.Errorf("%w: staging directory: %v", errWrite, err)
-		}
-		c.stage = st
+	if err := c.openStage(); err != nil {
+		return err
 	}
 	ids := make([]uint32, 0, len(ready))
 	fids := make([]store.FileID, 0, len(ready))
+	placed := make([]string, 0, len(ready))
 	for _, i := range ready {
 		ent, err := r.t.Entry(i)
 		if err != nil {
@@ -192,31 +183,27 @@ func (c *committer) finalize(ready []int, withMeta bool) error {
 		}
 		// Only the regular file this transfer wrote goes into place, never
 		// whatever else may have taken its name.
-		var st unix.Stat_t
-		if err := unix.Fstatat(int(c.stage.Fd()), name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil ||
-			st.Mode&unix.S_IFMT != unix.S_IFREG || st.Size != e.Size {
+		if st, err := r.stageDir.Lstat(name); err != nil || !st.Mode().IsRegular() || st.Size() != e.Size {
 			return fmt.Errorf("%w: %s: the staging file is not the file written (%v)", errWrite, e.Path, err)
 		}
-		dir, err := c.dir(path.Dir(e.Path))
-		if err != nil {
-			return err
-		}
-		base := path.Base(e.Path)
-		if err := c.rename(i, name, dir, base); err != nil {
-			if errors.Is(err, unix.EEXIST) {
+		if err := c.place(i, name, e.Path); err != nil {
+			if errors.Is(err, fs.ErrExist) {
 				return fmt.Errorf("%w: %s appeared during the transfer", ErrExists, e.Path)
 			}
 			return fmt.Errorf("%w: %s: %v", errWrite, e.Path, err)
 		}
-		id, err := fileIDAt(int(dir.Fd()), base)
+		id, err := c.placedID(e.Path)
 		if err != nil {
 			return fmt.Errorf("%w: %s: %v", errWrite, e.Path, err)
 		}
 		ids, fids = append(ids, uint32(i)), append(fids, id)
+		placed = append(placed, e.Path)
 		r.filesDone.Add(1)
 	}
-	if err := c.sync(); err != nil {
-		return err
+	if r.durable {
+		if err := c.syncPlaced(placed); err != nil {
+			return fmt.Errorf("%w: %v", errWrite, err)
+		}
 	}
 	return r.rlog.MarkFileCompleteAs(r.root, ids, fids)
 }
@@ -244,43 +231,37 @@ func (c *committer) prepare(name string, e *manifest.Entry) error {
 		return err
 	}
 	err = setMeta(f, e)
+	if err == nil && c.r.durable && syncEachFile {
+		err = f.Sync()
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	return err
 }
 
-// rename moves staging file name of entry i to base in dir.
-func (c *committer) rename(i int, name string, dir *os.File, base string) error {
-	from, to := int(c.stage.Fd()), int(dir.Fd())
-	if c.r.opts.Overwrite {
-		return unix.Renameat(from, name, to, base)
-	}
-	err := unix.Renameat2(from, name, to, base, unix.RENAME_NOREPLACE)
-	if err == unix.EINVAL || err == unix.ENOSYS {
-		// A file system without RENAME_NOREPLACE: check, then rename.
-		var st unix.Stat_t
-		if unix.Fstatat(to, base, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
-			err = unix.EEXIST
-		} else {
-			err = unix.Renameat(from, name, to, base)
-		}
-	}
-	if err == unix.EEXIST && c.replaceable(i, to, base) {
-		return unix.Renameat(from, name, to, base)
-	}
-	return err
-}
-
-// replaceable reports whether the file at base in dirfd is exactly the one
+// replaceable reports whether the file at entry path p is exactly the one
 // this transfer recorded putting there for entry i: a repair replaces it.
-func (c *committer) replaceable(i int, dirfd int, base string) bool {
+func (c *committer) replaceable(i int, p string) bool {
 	id, ok, err := c.r.rlog.Completion(c.r.root, uint32(i))
 	if err != nil || !ok {
 		return false
 	}
-	now, err := fileIDAt(dirfd, base)
+	now, err := c.placedID(p)
 	return err == nil && now == id
+}
+
+// openStage opens the staging directory (c.stage) once.
+func (c *committer) openStage() error {
+	if c.stage != nil {
+		return nil
+	}
+	st, err := c.r.stageDir.Open(".")
+	if err != nil {
+		return fmt.Errorf("%w: staging directory: %v", errWrite, err)
+	}
+	c.stage = st
+	return nil
 }
 
 // dir returns a descriptor of the destination directory d, opened once.
@@ -290,7 +271,7 @@ func (c *committer) dir(d string) (*os.File, error) {
 	}
 	f, err := c.r.dest.Open(d)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", errWrite, d, err)
+		return nil, err
 	}
 	if c.dirs == nil {
 		c.dirs = make(map[string]*os.File)
@@ -315,4 +296,17 @@ func (c *committer) close() {
 	if c.stage != nil {
 		c.stage.Close()
 	}
+}
+
+// batchEntries returns the distinct entries of a batch's chunks.
+func batchEntries(batch []wire.Ref) []int {
+	var out []int
+	seen := make(map[uint32]bool)
+	for _, b := range batch {
+		if !seen[b.Entry] {
+			seen[b.Entry] = true
+			out = append(out, int(b.Entry))
+		}
+	}
+	return out
 }

@@ -19,7 +19,10 @@
 //	receiver.go     schedule: feeder walks the plan -> queue -> requests bounded by bytes in flight
 //	                -> read frame -> decompress -> verify BLAKE3 -> WriteAt into a staging file
 //	streamworker.go one data stream's life: violations end the session, transient failures back off
-//	commit.go       syncfs -> resume-log commit -> rename complete files into place
+//	commit.go       make staged data durable (commit_GOOS.go: syncfs, or fsync per file and dir)
+//	                -> resume-log commit -> no-clobber rename of complete files into place
+//	fsys_GOOS.go    the platform's file operations: identity, O_DIRECT, times, rename (oserr.go: rules)
+//	punch.go        the sender keeps punching holes while a receiver is reached only by relay
 //	plan.go         what is present, complete, resumable, conflicting
 //	stage.go        the staging directory: opened without following links, cleaned, repairs copied
 //	finish.go       modes, times and symlinks once every file is in place

@@ -1,15 +1,14 @@
 package engine
 
 import (
+	"cmp"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"unsafe"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/pcp-p2p/pcp/manifest"
 )
@@ -22,11 +21,15 @@ type fileTable struct {
 	mu   sync.Mutex
 	open map[int]*openFile
 	peak int // the most files open at once (tests assert the bound)
+	// syncErr is the first failed fsync of a staging file as it was closed
+	// (syncEachFile): the chunks written to it may not be durable, so no
+	// later batch may be recorded.
+	syncErr error
 }
 
 type openFile struct {
 	sf        *stagedFile   // nil until the first write, and after the last
-	opening   chan struct{} // non-nil while a stream opens sf; closed when done
+	opening   chan struct{} // non-nil while a stream opens or closes sf; closed when done
 	writeLeft int64         // chunks still to write this run
 	syncLeft  int64         // chunks still to become durable (committed)
 }
@@ -139,7 +142,7 @@ func (t *fileTable) openStaged(i int, size int64) (*stagedFile, error) {
 		// device, one small file at a time, after a second open. Paired
 		// runs of pcp-bench -size 16 -only small: 2.7-4.8 s, against
 		// 4.9-6.3 s with O_DIRECT from 4 KiB up.
-		if d, err := sd.OpenFile(stage, os.O_WRONLY|syscall.O_DIRECT, 0); err == nil {
+		if d, err := openDirect(sd, stage); err == nil {
 			if sameFile(f, d) {
 				sf.direct.Store(d)
 			} else {
@@ -173,7 +176,7 @@ func openResumed(sd *os.Root, name string) (*os.File, error) {
 	if !lst.Mode().IsRegular() {
 		return nil, fmt.Errorf("staging file %s is not a regular file", name)
 	}
-	f, err := sd.OpenFile(name, os.O_RDWR|syscall.O_NOFOLLOW, 0)
+	f, err := sd.OpenFile(name, os.O_RDWR|oNoFollow, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -236,23 +239,43 @@ func alignedBuf(n int) []byte {
 
 // wrote records one chunk written to entry i. After the file's last chunk
 // of this run it applies mode and mtime through the open descriptor (cheaper
-// than by path) and closes it.
+// than by path), fsyncs it where each file is synced (syncEachFile), and
+// closes it. That runs outside the table's lock; a stream that wants the
+// file meanwhile waits for it, as for an open.
 func (t *fileTable) wrote(i int) error {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	of := t.open[i]
 	if of == nil {
+		t.mu.Unlock()
 		return nil
 	}
 	of.writeLeft--
 	if of.writeLeft > 0 || of.sf == nil {
+		t.mu.Unlock()
 		return nil
 	}
 	sf := of.sf
 	of.sf = nil
+	closing := make(chan struct{})
+	of.opening = closing
+	t.mu.Unlock()
+	defer func() {
+		t.mu.Lock()
+		of.opening = nil
+		close(closing)
+		t.mu.Unlock()
+	}()
+
 	e, err := t.r.t.Entry(i)
 	if err == nil {
 		err = setMeta(sf.File, &e)
+	}
+	if err == nil && syncEachFile && t.r.durable {
+		if err = sf.File.Sync(); err != nil {
+			t.mu.Lock()
+			t.syncErr = cmp.Or(t.syncErr, err)
+			t.mu.Unlock()
+		}
 	}
 	if cerr := sf.close(); err == nil {
 		err = cerr
@@ -263,18 +286,46 @@ func (t *fileTable) wrote(i int) error {
 	return nil
 }
 
+// syncOpen makes the chunks written to the staging files of entries
+// durable where each file is synced (syncEachFile): those still open are
+// fsynced here; one closed since was fsynced before its close (wrote), and
+// one being closed is waited for. A Sync that finds its file closed has
+// nothing left to do.
+func (t *fileTable) syncOpen(entries []int) error {
+	for _, i := range entries {
+		for {
+			var f *os.File
+			var wait chan struct{}
+			t.mu.Lock()
+			if of := t.open[i]; of != nil && of.sf != nil {
+				f = of.sf.File
+			} else if of != nil {
+				wait = of.opening
+			}
+			t.mu.Unlock()
+			if wait != nil {
+				<-wait
+				continue
+			}
+			if f != nil {
+				if err := f.Sync(); err != nil && !errors.Is(err, os.ErrClosed) {
+					return err
+				}
+			}
+			break
+		}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.syncErr
+}
+
 // setMeta applies the entry's mode and mtime to an open file.
 func setMeta(f *os.File, e *manifest.Entry) error {
 	if err := f.Chmod(os.FileMode(e.Mode)); err != nil {
 		return err
 	}
-	ts := unix.NsecToTimespec(e.MTime)
-	times := [2]unix.Timespec{ts, ts}
-	// utimensat(fd, NULL, times, 0) sets the times of fd itself.
-	if _, _, errno := unix.Syscall6(unix.SYS_UTIMENSAT, f.Fd(), 0, uintptr(unsafe.Pointer(&times[0])), 0, 0, 0); errno != 0 {
-		return errno
-	}
-	return nil
+	return setTimes(f, e.MTime)
 }
 
 func (t *fileTable) closeAll() {

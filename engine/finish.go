@@ -3,10 +3,7 @@ package engine
 import (
 	"fmt"
 	"os"
-	"path"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/pcp-p2p/pcp/store"
 )
@@ -31,11 +28,11 @@ func (r *receiver) finishPresent() error {
 		if err := r.dest.Chtimes(e.Path, t, t); err != nil {
 			return err
 		}
-		st, err := r.dest.Lstat(e.Path)
+		id, err := idOf(r.dest, e.Path)
 		if err != nil {
 			return err
 		}
-		fids = append(fids, fileID(st))
+		fids = append(fids, id)
 		if ids = append(ids, uint32(i)); len(ids) == markBatch {
 			if err := r.rlog.MarkFileCompleteAs(r.root, ids, fids); err != nil {
 				return err
@@ -61,13 +58,8 @@ func (r *receiver) finishTree() error {
 			return err
 		}
 		if s == stSymlink {
-			if target, err := r.dest.Readlink(e.Path); err != nil || target != e.Target {
-				if err := r.dest.Symlink(e.Target, e.Path); err != nil {
-					return fmt.Errorf("creating symlink %s: %w", e.Path, err)
-				}
-			}
-			if err := r.lchtimes(e.Path, e.MTime); err != nil {
-				return fmt.Errorf("setting mtime of symlink %s: %w", e.Path, err)
+			if err := r.finishSymlink(&e); err != nil {
+				return err
 			}
 			continue
 		}
@@ -82,17 +74,4 @@ func (r *receiver) finishTree() error {
 	r.closeStage()
 	_ = r.dest.RemoveAll(r.stage)
 	return nil
-}
-
-// lchtimes sets a symlink's own mtime. os.Root has no Lchtimes, so the
-// parent directory is opened through the root (which cannot escape it) and
-// utimensat(AT_SYMLINK_NOFOLLOW) runs relative to it.
-func (r *receiver) lchtimes(name string, mtime int64) error {
-	d, err := r.dest.Open(path.Dir(name))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	ts := unix.NsecToTimespec(mtime)
-	return unix.UtimesNanoAt(int(d.Fd()), path.Base(name), []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW)
 }

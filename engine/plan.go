@@ -49,8 +49,12 @@ func (r *receiver) stageName(i int) string { return path.Join(r.stage, strconv.I
 
 // makePlan classifies every entry in one pass over the manifest. It reads
 // the destination but changes nothing there; it records in the resume log
-// the chunks of files under repair that are already right.
+// the chunks of files under repair that are already right. An offer with
+// entries the destination cannot hold fails first, with a *RefusedError.
 func (r *receiver) makePlan(ctx context.Context) (*plan, error) {
+	if err := r.refuse(ctx); err != nil { // before anything at the destination is read
+		return nil, err
+	}
 	t := r.t
 	p := &plan{state: make([]uint8, t.Len()), stageOK: isRealDir(r.dest, r.stage)}
 	add := func(list *[]string, s string) {
@@ -83,7 +87,7 @@ func (r *receiver) makePlan(ctx context.Context) (*plan, error) {
 		case manifest.KindSymlink:
 			p.state[i] = stSymlink
 			if exists {
-				target, err := r.dest.Readlink(e.Path)
+				target, err := readSymlink(r.dest, e.Path)
 				if st.Mode()&fs.ModeSymlink == 0 || err != nil || target != e.Target {
 					conflict("differs")
 				}
@@ -136,7 +140,15 @@ func (r *receiver) planFile(ctx context.Context, i int, e *manifest.Entry, st fs
 	if err != nil {
 		return 0, err
 	}
-	ours := known && id == fileID(st)
+	// Where a stat carries no identity (Windows), the file is asked
+	// through a handle; without one at all, it is never trusted unread.
+	cur := fileID(st)
+	if cur == noIdentity {
+		if cur, err = idOf(r.dest, e.Path); err != nil {
+			cur = noIdentity
+		}
+	}
+	ours := known && cur != noIdentity && id == cur
 	if ours && !r.opts.Reverify {
 		o.PresentBytes += e.Size
 		return stComplete, nil

@@ -256,13 +256,6 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 	}
 	r := newReceiver(opts, t, dest, rlog, durable, log)
 	defer r.closeStage()
-	p, err := r.makePlan(ctx)
-	if err != nil {
-		return nil, err
-	}
-	r.plan = p
-	offer := p.offer
-	offer.Root, offer.Peer, offer.Path = root.String(), ap.info.ID.String(), path
 	decline := func(err error) (*Summary, error) {
 		// Tell the sender, then wait (briefly) until it has read the
 		// Decline and closed: closing the host at once could drop it.
@@ -274,6 +267,18 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 		ap.ctl.Close()
 		return nil, err
 	}
+	p, err := r.makePlan(ctx)
+	var refused *RefusedError
+	if errors.As(err, &refused) {
+		refused.Offer.Root, refused.Offer.Peer, refused.Offer.Path = root.String(), ap.info.ID.String(), path
+		return decline(refused)
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.plan = p
+	offer := p.offer
+	offer.Root, offer.Peer, offer.Path = root.String(), ap.info.ID.String(), path
 	if offer.ConflictCount > 0 {
 		return decline(fmt.Errorf("%w: %s (use --overwrite to replace)", ErrExists, listSome(offer.Conflicts, offer.ConflictCount, 5)))
 	}

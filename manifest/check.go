@@ -126,7 +126,7 @@ func verifyEntry(ctx context.Context, root *os.Root, e *Entry, cs uint32, hash f
 		if err != nil {
 			return nil, fmt.Errorf("manifest: verify: %w", err)
 		}
-		if t != e.Target {
+		if t, err := fromLocalTarget(e.Path, t); err != nil || t != e.Target {
 			return diff("symlink target")
 		}
 	case KindFile:

@@ -5,8 +5,11 @@
 // (HashChunk, HashChunks), encodes and decodes (Encoder, Encode, Decode,
 // DecodeTable), validates hostile input (Validate, ValidatePath), keeps
 // manifests of any size on disk (Table), and compares data on disk with a
-// manifest (Table.CompareFile, VerifyTree). It is pure: it imports only the
-// standard library, lukechampine.com/blake3 and golang.org/x/sync.
+// manifest (Table.CompareFile, VerifyTree), and says which file systems
+// can hold a manifest's paths (Rules, CheckTable). It is pure: no network,
+// no libp2p, no bbolt; it imports only the standard library,
+// lukechampine.com/blake3, golang.org/x/sync, golang.org/x/text/unicode/norm
+// and, for the walk's file identity on Windows, golang.org/x/sys/windows.
 //
 // # Terms
 //
@@ -28,8 +31,9 @@
 //   - ChunkSize is a power of two in [MinChunkSize, MaxChunkSize].
 //   - Paths are relative, slash-separated and clean: non-empty, at most
 //     Limits.MaxPathLen bytes, no NUL, no leading "/", no empty, "." or ".."
-//     component, path.Clean(p) == p. They are bytes, not necessarily UTF-8;
-//     a backslash is an ordinary byte.
+//     component, path.Clean(p) == p, and in Unicode NFC (see "Unicode
+//     normalization"). They are bytes, not necessarily UTF-8; a backslash
+//     is an ordinary byte.
 //   - Entries are strictly increasing by path in component order (so no
 //     duplicates), and the parent of every non-top-level entry is an earlier
 //     entry of kind dir. Hence nothing lies below a file or a symlink. In
@@ -39,7 +43,7 @@
 //     prefix of the entry; the parent must then be on top.
 //   - Mode has no bits outside 0o777. Dirs and symlinks have size 0 and no
 //     chunks; a file has exactly ChunkCount(Size, ChunkSize) chunk hashes.
-//   - A symlink target is non-empty, has no NUL, is at most MaxPathLen bytes,
+//   - A symlink target is non-empty, has no NUL, is in NFC, is at most MaxPathLen bytes,
 //     is relative, and path.Join(path.Dir(link), target) is neither ".." nor
 //     below it; for a link below a top-level entry it stays inside that
 //     top-level entry (the sender's tree). Also, ".." may appear only before every other component of
@@ -125,4 +129,39 @@
 // sizes nor on the number of files. A HashCache keyed by FileKey (path,
 // size, mtime, inode, device, chunk size) lets an unchanged file skip
 // hashing.
+//
+// # Unicode normalization
+//
+// Names travel in NFC. What is normalized, and where:
+//
+//   - Walk (the sender) names each entry by the NFC form of its local name,
+//     top-level names included, and normalizes symlink targets, which name
+//     entries. It still opens every file by its on-disk name: Source keeps a
+//     map from entry path to local path for the names that changed (none
+//     on most Linux and Windows trees; on macOS, HFS+ stores every name
+//     decomposed, and APFS keeps what programs wrote), and Source.Local
+//     looks there first. Children are sorted by their NFC names, so the
+//     manifest stays in component order. Two local names of one directory
+//     that are one name in NFC (possible on Linux, where they are two
+//     files) cannot both travel: the first in byte order is sent and the
+//     other is given to OnSkip with ErrNameClash.
+//   - Validate, Decode and DecodeTable (the one validation boundary, on the
+//     receiver too) refuse a path or symlink target that is not in NFC.
+//     Invalid UTF-8 is not text, so NFC leaves it as it is, and it passes.
+//   - The receiver writes names as they arrive. Linux and Windows file
+//     systems store them as given; APFS keeps them and finds them in either
+//     form; HFS+ stores its own decomposed form. Nothing is converted on
+//     the way in.
+//
+// # Receive-path rules
+//
+// A valid manifest is valid everywhere; whether a file system can hold its
+// paths is a separate question, answered by pure functions that do not
+// depend on the GOOS running them (pathrules.go): Rules describe a family
+// (RulesLinux, RulesDarwin, RulesWindows, RulesFAT, RulesUnix), Rules.Check
+// gives the Reason one path breaks them, and CheckTable runs every entry
+// against several families at once, collisions across the whole manifest
+// included (names that differ only in case or normalization, with two
+// directories merging rather than colliding). A receiver uses its own
+// family's rules, adjusted by probing its destination.
 package manifest

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"path"
 	"strings"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // ReservedPrefix starts the top-level names the receiver keeps for itself
@@ -48,9 +50,10 @@ func pathRank(c byte) int {
 
 // ValidatePath reports whether p is acceptable as an entry path under
 // DefaultLimits: non-empty, at most MaxPathLen bytes, no NUL, relative, and
-// clean (no empty, "." or ".." component; path.Clean(p) == p), and not
-// under a reserved top-level name (ReservedPrefix). Names are bytes: invalid
-// UTF-8 and backslashes are allowed. Errors wrap ErrInvalid (ErrReserved for
+// clean (no empty, "." or ".." component; path.Clean(p) == p), in Unicode
+// NFC, and not under a reserved top-level name (ReservedPrefix). Names are
+// bytes: invalid UTF-8 and backslashes are allowed (NFC leaves invalid
+// bytes as they are). Errors wrap ErrInvalid (ErrReserved for
 // a reserved name) or ErrTooLarge for length.
 func ValidatePath(p string) error {
 	return validatePath(p, DefaultLimits.MaxPathLen)
@@ -75,6 +78,9 @@ func validatePath(p string, maxLen int) error {
 	if path.Clean(p) != p {
 		return fmt.Errorf("%w: path %q is not clean", ErrInvalid, p)
 	}
+	if !norm.NFC.IsNormalString(p) {
+		return fmt.Errorf("%w: path %q is not in Unicode NFC (names travel in NFC)", ErrInvalid, p)
+	}
 	if strings.HasPrefix(p, ReservedPrefix) {
 		return fmt.Errorf("%w: %q: top-level names starting with %q are kept for the receiver's staging", ErrReserved, p, ReservedPrefix)
 	}
@@ -87,7 +93,7 @@ func ValidateTarget(linkPath, target string) error {
 	return validateTarget(linkPath, target, DefaultLimits.MaxPathLen)
 }
 
-// validateTarget checks a symlink target: non-empty, no NUL, at most maxLen
+// validateTarget checks a symlink target: non-empty, no NUL, in NFC, at most maxLen
 // bytes, relative, and staying inside the tree: path.Join(path.Dir(link),
 // target) is neither ".." nor below it, and for a link below a top-level
 // entry it stays inside that top-level entry. It is also stricter than that
@@ -108,6 +114,8 @@ func validateTarget(link, target string, maxLen int) error {
 		return fmt.Errorf("%w: %q: symlink target contains NUL", ErrInvalid, link)
 	case target[0] == '/':
 		return fmt.Errorf("%w: %q -> %q is absolute", ErrSymlinkEscapes, link, target)
+	case !norm.NFC.IsNormalString(target):
+		return fmt.Errorf("%w: %q: symlink target %q is not in Unicode NFC", ErrInvalid, link, target)
 	}
 	descended := false
 	for c := range strings.SplitSeq(target, "/") {

@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -43,7 +42,7 @@ func buildTree(tb testing.TB, dir string) string {
 	must(tb, os.Symlink("../big.bin", filepath.Join(root, "sub", "uplink")))
 	must(tb, os.Symlink("../../outside", filepath.Join(root, "sub", "escape")))
 	must(tb, os.Symlink("/etc/passwd", filepath.Join(root, "abs")))
-	must(tb, syscall.Mkfifo(filepath.Join(root, "fifo"), 0o644))
+	mkfifo(tb, filepath.Join(root, "fifo"))
 	must(tb, os.Chmod(filepath.Join(root, "empty"), 0o4751)) // setuid is stripped
 	return root
 }
@@ -577,7 +576,7 @@ func TestWalkReportsSpecialFiles(t *testing.T) {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	root := filepath.Join(dir, "t")
 	writeFile(t, filepath.Join(root, "f"), []byte("x"))
-	must(t, syscall.Mkfifo(filepath.Join(root, "p"), 0o644))
+	mkfifo(t, filepath.Join(root, "p"))
 	ln, err := net.Listen("unix", filepath.Join(root, "s"))
 	must(t, err)
 	defer ln.Close()
@@ -602,7 +601,7 @@ func TestWalkReportsSpecialFiles(t *testing.T) {
 func TestWalkNothingToSend(t *testing.T) {
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "fifo")
-	must(t, syscall.Mkfifo(fifo, 0o644))
+	mkfifo(t, fifo)
 	var skipped []string
 	_, err := Walk(context.Background(), []string{fifo}, WalkOptions{OnSkip: func(local string, _ error) { skipped = append(skipped, local) }})
 	if !errors.Is(err, ErrNothingToSend) {

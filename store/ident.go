@@ -12,7 +12,9 @@ import (
 // FileID is what the receiver records of a file when it puts it in place,
 // so that a later run can tell whether anyone touched it since: a write, a
 // chmod, a new hard link or a re-creation changes the ctime or the inode,
-// even when size and mtime are put back.
+// even when size and mtime are put back. On Windows Inode is the file index
+// and CTime the change time (FILE_BASIC_INFO), read through a handle; the
+// engine says where a platform has no identity (engine/fileid.go).
 type FileID struct {
 	Size  int64
 	MTime int64 // Unix ns

@@ -220,8 +220,8 @@ func transfer(src, dest string, killAt func(done, total int64) bool) result {
 	if err := snd.Wait(); err != nil {
 		fail("sender: %v", err)
 	}
-	res.rRSS = rcv.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10
-	res.sRSS = snd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10
+	res.rRSS = maxRSS(rcv.ProcessState)
+	res.sRSS = maxRSS(snd.ProcessState)
 	os.RemoveAll(dest)
 	os.Remove(dest + ".resume.db")
 	settle()
@@ -341,10 +341,6 @@ func selfSigned() *tls.Config {
 	check(err)
 	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS13}
 }
-
-// settle flushes dirty pages so that writing a workload does not slow down
-// the measurement that follows it.
-func settle() { syscall.Sync() }
 
 func writeRandom(path string, n int64) {
 	check(os.MkdirAll(filepath.Dir(path), 0o755))

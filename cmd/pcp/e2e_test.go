@@ -526,7 +526,7 @@ func TestExitCodes(t *testing.T) {
 		t.Errorf("json error event: %q (%v)", r.stdout, err)
 	}
 	// Version.
-	if r := runPCP(t, state, "", "version"); r.code != 0 || !strings.HasPrefix(r.stdout, "pcp v") {
+	if r := runPCP(t, state, "", "version"); r.code != 0 || !strings.HasPrefix(r.stdout, "pcp ") {
 		t.Errorf("version: %d %q", r.code, r.stdout)
 	}
 }

@@ -18,7 +18,7 @@ const (
 	exitNotFound    = 4 // the peer was not found
 	exitInterrupted = 5 // interrupted (Ctrl-C, connection lost, a source file changed): resumable
 	exitVerify      = 6 // verification failed, or the peer misbehaved
-	exitDeclined    = 7 // offer declined, or destination has differing files
+	exitDeclined    = 7 // offer declined, destination has differing files, or cannot hold some entries
 	exitNoPath      = 8 // the sender was found and authenticated, but no path can carry the data
 )
 
@@ -71,7 +71,7 @@ func exitCode(err error, interrupted bool) int {
 		return exitNoPath
 	case errors.Is(err, engine.ErrVerifyFailed), errors.Is(err, engine.ErrPeerMisbehaving):
 		return exitVerify
-	case errors.Is(err, engine.ErrDeclined), errors.Is(err, engine.ErrExists):
+	case errors.Is(err, engine.ErrDeclined), errors.Is(err, engine.ErrExists), errors.Is(err, engine.ErrUnrepresentable):
 		return exitDeclined
 	case errors.Is(err, engine.ErrInterrupted), errors.Is(err, context.Canceled),
 		errors.Is(err, engine.ErrSourceChanged): // the sender hashes again; the receiver resumes

@@ -33,9 +33,10 @@ type app struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 
-	verbose  bool
-	jsonOut  bool
-	stateDir string
+	verbose     bool
+	jsonOut     bool
+	stateDir    string
+	showVersion bool // --version
 
 	ui *ui // set by the running command; nil before
 	// reported is set when the command already printed its failure.
@@ -116,6 +117,9 @@ written, and an interrupted transfer resumes where it stopped.`,
 		SilenceUsage:  true,
 		Args:          cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if a.showVersion {
+				return a.printVersion()
+			}
 			return usageError{errors.New("a command is needed: send, receive, node, verify, status or version")}
 		},
 	}
@@ -123,6 +127,7 @@ written, and an interrupted transfer resumes where it stopped.`,
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.Flags().BoolVar(&a.showVersion, "version", false, "print pcp's version (as 'pcp version')")
 	pf := root.PersistentFlags()
 	pf.BoolVarP(&a.verbose, "verbose", "v", false, "debug logs on stderr")
 	pf.BoolVar(&a.jsonOut, "json", false, "write one JSON event per line on stdout (see README)")

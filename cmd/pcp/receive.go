@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -135,6 +136,7 @@ func (a *app) receive(ctx context.Context, args []string, f *recvFlags) error {
 		Events:        u.event,
 		Logger:        a.logger(),
 	})
+	var refused *engine.RefusedError
 	switch {
 	case err == nil:
 		return nil
@@ -149,6 +151,9 @@ func (a *app) receive(ctx context.Context, args []string, f *recvFlags) error {
 			"(it announces itself as a transfer relay), pass a relay that can carry data with --relay, or forward a port to the sender.")
 	case errors.Is(err, engine.ErrExists):
 		u.hint("Use --overwrite to replace them, or -o to receive into another directory.")
+	case errors.As(err, &refused):
+		u.offer(refused.Offer, dest)
+		u.hint("Nothing was written. Receive into a directory on another file system (-o), or have the sender rename these entries.")
 	case errors.Is(err, engine.ErrDeclined) && noAnswer:
 		return fmt.Errorf("%w: no answer on stdin (use --yes to accept without asking)", err)
 	}
@@ -163,6 +168,7 @@ func (u *ui) offer(o engine.Offer, dest string) {
 		"root": o.Root, "top_level": nonNil(o.TopLevel), "files": o.Files, "dirs": o.Dirs, "bytes": o.TotalBytes,
 		"present_bytes": o.PresentBytes, "resume_bytes": o.ResumeBytes, "conflicts": nonNil(o.Conflicts),
 		"top_level_count": o.TopLevelCount, "conflict_count": o.ConflictCount,
+		"refused": refusedJSON(o.Refused), "refused_count": o.RefusedCount,
 		"peer": o.Peer, "path": o.Path, "dest": dest,
 	})
 	if u.mode == modeJSON {
@@ -174,7 +180,7 @@ func (u *ui) offer(o engine.Offer, dest string) {
 	w := u.out
 	// Names are the sender's text: escaped, so a name cannot draw on the
 	// terminal (a fake offer above the question).
-	fmt.Fprintf(w, "Offer from %s (%s):\n", escape(shortPeer(o.Peer)), escape(orUnknown(o.Path)))
+	fmt.Fprintf(w, "Offer from %s (%s):\n", escape(shortPeer(cmp.Or(o.Peer, "the sender"))), escape(orUnknown(o.Path)))
 	fmt.Fprintf(w, "    %s\n", listNames(escapeAll(o.TopLevel), o.TopLevelCount, 8))
 	fmt.Fprintf(w, "    %s, %s", plural(int64(o.Files), "file"), humanBytes(o.TotalBytes))
 	if o.Dirs > 0 {
@@ -192,6 +198,36 @@ func (u *ui) offer(o engine.Offer, dest string) {
 		fmt.Fprintf(w, "    will replace %s that differ: %s\n", plural(int64(o.ConflictCount), "file"), listNames(escapeAll(o.Conflicts), o.ConflictCount, 5))
 	}
 	fmt.Fprintf(w, "    into %s\n", dest)
+	if o.RefusedCount > 0 {
+		fmt.Fprintf(w, "    refused: this destination cannot hold %s (nothing is written):\n", plural(int64(o.RefusedCount), "entry"))
+		for _, r := range o.Refused {
+			fmt.Fprintf(w, "        %s\n", refusalLine(r))
+		}
+		if more := o.RefusedCount - len(o.Refused); more > 0 {
+			fmt.Fprintf(w, "        and %d more\n", more)
+		}
+	}
+}
+
+// refusalLine is one refused entry, its names escaped.
+func refusalLine(r engine.Refusal) string {
+	if r.Reason.Collision() {
+		return fmt.Sprintf("%s: %s %s", escape(r.Path), r.Reason, escape(r.Other))
+	}
+	return fmt.Sprintf("%s: %s", escape(r.Path), r.Reason)
+}
+
+// refusedJSON lists refused entries for the JSON offer event.
+func refusedJSON(rs []engine.Refusal) []map[string]string {
+	out := make([]map[string]string, 0, len(rs))
+	for _, r := range rs {
+		m := map[string]string{"path": r.Path, "reason": r.Reason.Key(), "text": r.Reason.String()}
+		if r.Reason.Collision() {
+			m["other"] = r.Other
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 // hint prints advice after a failure, on stderr in every mode.

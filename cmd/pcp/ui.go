@@ -264,6 +264,9 @@ func (u *ui) event(e engine.Event) {
 	case engine.SkippedEvent:
 		u.jsonLocked("skipped", map[string]any{"path": e.Path, "reason": e.Reason})
 		u.sayLocked("skipped %s: %s", escape(e.Path), escape(e.Reason))
+	case engine.SymlinkSkippedEvent:
+		u.jsonLocked("symlink_skipped", map[string]any{"path": e.Path, "target": e.Target, "reason": e.Reason})
+		u.sayLocked("skipped symlink %s -> %s: %s", escape(e.Path), escape(e.Target), e.Reason)
 	}
 }
 
