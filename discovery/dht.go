@@ -23,7 +23,7 @@ const (
 	// findMaxBackoff caps the pause between lookups: a sender's record may
 	// appear any moment (once it has a relay address), and a receiver
 	// waiting for it should see it within seconds.
-	findMaxBackoff = 5 * time.Second
+	findMaxBackoff = time.Second
 	// lookupTimeout bounds one FindProviders round for one key.
 	lookupTimeout = 30 * time.Second
 	// provideTimeout bounds one Provide.
@@ -161,6 +161,9 @@ func (s *sharedDHT) advertise(ctx context.Context, channel string, opts Options,
 		}
 		bo.reset()
 		log.Debug("dht provided", "key", key, "addrs", announced)
+		if opts.Provided != nil {
+			opts.Provided(announced)
+		}
 		// Until the slot ends, judged by the (possibly injected) clock, or
 		// the announced addresses change.
 		s.waitChange(ctx, sub.Out(), max(slotEnd(now, opts.SlotLen).Sub(opts.Clock()), minBackoff), announced)

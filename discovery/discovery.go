@@ -41,6 +41,9 @@ type Options struct {
 	Clock func() time.Time
 	// Logger receives debug logs and background errors; nil = discard.
 	Logger *slog.Logger
+	// Provided, if not nil, is called after each successful DHT provide
+	// with the addresses announced.
+	Provided func(addrs []ma.Multiaddr)
 }
 
 func (o Options) withDefaults() Options {

@@ -38,7 +38,7 @@
 //   - Relays (relays.go): a transfer-grade `pcp node` provides RelayKey.
 //     FindRelays yields those when there are any, else the routing table's
 //     relay-capable peers (public relays: for meeting, not for data).
-//   - No busy loops: every DHT retry waits, 1 s doubling to 30 s (5 s for
+//   - No busy loops: every DHT retry waits, 1 s doubling to 30 s (1 s for
 //     lookups, since a record may appear any moment), so a host with no
 //     reachable DHT peer stays near 0% CPU.
 //   - Find never yields the host itself. Candidates are deduplicated by peer

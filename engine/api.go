@@ -262,6 +262,10 @@ type HolePunchEvent struct {
 	Err    error
 }
 
+// AdvertisedEvent (sender): the sender's record is in the DHT, with the
+// addresses in Addrs (announced again whenever they change).
+type AdvertisedEvent struct{ Addrs []string }
+
 // DoneEvent: the transfer finished.
 type DoneEvent struct{ Summary Summary }
 
@@ -286,6 +290,7 @@ func (ResumedEvent) isEvent()       {}
 func (ProgressEvent) isEvent()      {}
 func (ReconnectingEvent) isEvent()  {}
 func (HolePunchEvent) isEvent()     {}
+func (AdvertisedEvent) isEvent()    {}
 func (DoneEvent) isEvent()          {}
 func (SourceChangedEvent) isEvent() {}
 func (SkippedEvent) isEvent()       {}

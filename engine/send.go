@@ -14,6 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/pcp-p2p/pcp/auth"
 	"github.com/pcp-p2p/pcp/discovery"
@@ -88,6 +89,13 @@ func Send(ctx context.Context, opts SendOptions) (*Summary, error) {
 	})
 	srv.authenticated = func(p peer.ID) { punchWhileRelayed(ctx, h, p, &handlers, log) }
 	emit(opts.Events, ListeningEvent{PeerID: h.ID().String(), Addrs: fullAddrs(h)})
+	dopts.Provided = func(addrs []ma.Multiaddr) {
+		s := make([]string, len(addrs))
+		for i, a := range addrs {
+			s[i] = a.String()
+		}
+		emit(opts.Events, AdvertisedEvent{Addrs: s})
+	}
 	if !opts.Network.NoDiscovery {
 		if err := discovery.Advertise(ctx, h, opts.Passphrase.Channel(), dopts); err != nil {
 			return nil, fmt.Errorf("advertising: %w", err)

@@ -241,6 +241,8 @@ func (u *ui) event(e engine.Event) {
 			u.lastPlain = now
 			u.sayLocked("Connection lost; reconnecting (attempt %d)…", e.Attempt)
 		}
+	case engine.AdvertisedEvent:
+		u.jsonLocked("advertised", map[string]any{"via": "dht", "addrs": nonNil(e.Addrs)})
 	case engine.HolePunchEvent:
 		f := map[string]any{"peer": e.Peer, "direct": e.Direct}
 		if e.Err != nil {

@@ -54,37 +54,43 @@ func reachPair(ctx context.Context, t *testing.T, l *Lab, boot []string, payload
 	return &transfer{src: src, out: out, sender: sender, recv: recv, recvState: recvState, words: words}
 }
 
+// bothStarts runs f as two subtests: the receiver started once the sender
+// listens, and at once.
+func bothStarts(t *testing.T, f func(t *testing.T, together bool)) {
+	for _, together := range []bool{false, true} {
+		name := map[bool]string{false: "sender first", true: "together"}[together]
+		t.Run(name, func(t *testing.T) { f(t, together) })
+	}
+}
+
 // cone / cone, public-like nodes only: the peers meet through a public
 // relay and punch a hole; every data byte goes direct.
 func TestLabReachHolePunch(t *testing.T) {
-	for _, together := range []bool{false, true} {
-		name := map[bool]string{false: "sender first", true: "together"}[together]
-		t.Run(name, func(t *testing.T) {
-			l := NewLab(t, Config{NATA: NATCone, NATC: NATCone, Nodes: 3})
-			ctx := scenarioCtx(t, 120*time.Second)
-			boot := reachNet(ctx, t, l, false)
-			tr := reachPair(ctx, t, l, boot, bigTree(8<<20), 11, together)
-			tr.peer = tr.recv.MustEvent(ctx, "peer", nil)
-			tr.authenticated = tr.recv.MustEvent(ctx, "authenticated", nil)
-			tr.done = tr.recv.MustEvent(ctx, "done", nil)
-			tr.recv.MustExit(ctx, 0)
-			tr.sender.MustExit(ctx, 0)
-			toPeer, toAuth := tr.peer.At.Sub(tr.recv.Started), tr.authenticated.At.Sub(tr.recv.Started)
-			by := bytesByPath(tr.recv.Events("progress"))
-			t.Logf("peer %v, authenticated %v (over %s) after the receiver started; done over %s; bytes by path %v",
-				toPeer.Round(time.Millisecond), toAuth.Round(time.Millisecond), tr.authenticated.Str("path"), tr.done.Str("path"), by)
-			if toAuth > 10*time.Second {
-				t.Errorf("authenticated %v after the receiver started, want at most 10 s", toAuth)
-			}
-			if p := tr.done.Str("path"); p != "direct" {
-				t.Errorf("done path %q, want direct (hole punch)", p)
-			}
-			if by["relayed"] != 0 {
-				t.Errorf("%d bytes reported over a public relay: data must not use limited circuits", by["relayed"])
-			}
-			tr.checkReceived(ctx, t)
-		})
-	}
+	bothStarts(t, func(t *testing.T, together bool) {
+		l := NewLab(t, Config{NATA: NATCone, NATC: NATCone, Nodes: 3})
+		ctx := scenarioCtx(t, 120*time.Second)
+		boot := reachNet(ctx, t, l, false)
+		tr := reachPair(ctx, t, l, boot, bigTree(8<<20), 11, together)
+		tr.peer = tr.recv.MustEvent(ctx, "peer", nil)
+		tr.authenticated = tr.recv.MustEvent(ctx, "authenticated", nil)
+		tr.done = tr.recv.MustEvent(ctx, "done", nil)
+		tr.recv.MustExit(ctx, 0)
+		tr.sender.MustExit(ctx, 0)
+		toPeer, toAuth := tr.peer.At.Sub(tr.recv.Started), tr.authenticated.At.Sub(tr.recv.Started)
+		by := bytesByPath(tr.recv.Events("progress"))
+		t.Logf("peer %v, authenticated %v (over %s) after the receiver started; done over %s; bytes by path %v",
+			toPeer.Round(time.Millisecond), toAuth.Round(time.Millisecond), tr.authenticated.Str("path"), tr.done.Str("path"), by)
+		if toAuth > 10*time.Second {
+			t.Errorf("authenticated %v after the receiver started, want at most 10 s", toAuth)
+		}
+		if p := tr.done.Str("path"); p != "direct" {
+			t.Errorf("done path %q, want direct (hole punch)", p)
+		}
+		if by["relayed"] != 0 {
+			t.Errorf("%d bytes reported over a public relay: data must not use limited circuits", by["relayed"])
+		}
+		tr.checkReceived(ctx, t)
+	})
 }
 
 // cone / symmetric, public-like nodes only: no punch can work and no relay
@@ -120,30 +126,64 @@ func TestLabReachNoPath(t *testing.T) {
 // cone / symmetric with one transfer-grade node in the DHT, named by no
 // flag: the peers find it there and the data goes through it.
 func TestLabReachTransferRelay(t *testing.T) {
-	for _, together := range []bool{false, true} {
-		name := map[bool]string{false: "sender first", true: "together"}[together]
-		t.Run(name, func(t *testing.T) {
-			l := NewLab(t, Config{NATA: NATCone, NATC: NATSymmetric, Nodes: 3})
-			ctx := scenarioCtx(t, 120*time.Second)
-			boot := reachNet(ctx, t, l, true)
-			tr := reachPair(ctx, t, l, boot, bigTree(8<<20), 13, together)
-			tr.peer = tr.recv.MustEvent(ctx, "peer", nil)
-			tr.authenticated = tr.recv.MustEvent(ctx, "authenticated", nil)
-			tr.done = tr.recv.MustEvent(ctx, "done", nil)
-			tr.recv.MustExit(ctx, 0)
-			tr.sender.MustExit(ctx, 0)
-			total := tr.done.Int("manifest_bytes")
-			rx, tx := l.LinkBytes("p3")
-			t.Logf("peer %v, authenticated %v after the receiver started; done over %s in %s; transfer relay p3 rx %d tx %d (payload %d)",
-				tr.peer.At.Sub(tr.recv.Started).Round(time.Millisecond), tr.authenticated.At.Sub(tr.recv.Started).Round(time.Millisecond),
-				tr.done.Str("path"), tr.done.Str("duration"), rx, tx, total)
-			if p := tr.done.Str("path"); p != "relayed" {
-				t.Errorf("done path %q, want relayed", p)
-			}
-			if rx < total || tx < total {
-				t.Errorf("the transfer relay p3 carried rx %d / tx %d bytes, less than the %d-byte payload", rx, tx, total)
-			}
-			tr.checkReceived(ctx, t)
-		})
+	bothStarts(t, func(t *testing.T, together bool) {
+		l := NewLab(t, Config{NATA: NATCone, NATC: NATSymmetric, Nodes: 3})
+		ctx := scenarioCtx(t, 120*time.Second)
+		boot := reachNet(ctx, t, l, true)
+		tr := reachPair(ctx, t, l, boot, bigTree(8<<20), 13, together)
+		tr.peer = tr.recv.MustEvent(ctx, "peer", nil)
+		tr.authenticated = tr.recv.MustEvent(ctx, "authenticated", nil)
+		tr.done = tr.recv.MustEvent(ctx, "done", nil)
+		tr.recv.MustExit(ctx, 0)
+		tr.sender.MustExit(ctx, 0)
+		total := tr.done.Int("manifest_bytes")
+		rx, tx := l.LinkBytes("p3")
+		t.Logf("peer %v, authenticated %v after the receiver started; done over %s in %s; transfer relay p3 rx %d tx %d (payload %d)",
+			tr.peer.At.Sub(tr.recv.Started).Round(time.Millisecond), tr.authenticated.At.Sub(tr.recv.Started).Round(time.Millisecond),
+			tr.done.Str("path"), tr.done.Str("duration"), rx, tx, total)
+		if p := tr.done.Str("path"); p != "relayed" {
+			t.Errorf("done path %q, want relayed", p)
+		}
+		if rx < total || tx < total {
+			t.Errorf("the transfer relay p3 carried rx %d / tx %d bytes, less than the %d-byte payload", rx, tx, total)
+		}
+		tr.checkReceived(ctx, t)
+	})
+}
+
+// Several transfers back to back against the same DHT: send and receive
+// join it as clients and leave no dead routing entries behind, so a
+// provide and a find stay fast however many ran before.
+func TestLabReachBackToBack(t *testing.T) {
+	l := NewLab(t, Config{NATA: NATCone, NATC: NATCone, Nodes: 3})
+	ctx := scenarioCtx(t, 180*time.Second)
+	boot := reachNet(ctx, t, l, false)
+	for run := 1; run <= 4; run++ {
+		tr := reachPair(ctx, t, l, boot, smallTree, uint64(20+run), true)
+		adv := tr.sender.MustEvent(ctx, "advertised", nil)
+		tr.peer = tr.recv.MustEvent(ctx, "peer", nil)
+		tr.done = tr.recv.MustEvent(ctx, "done", nil)
+		tr.recv.MustExit(ctx, 0)
+		tr.sender.MustExit(ctx, 0)
+		provide := adv.At.Sub(tr.sender.Started)
+		// The receiver started with the sender; the record cannot be
+		// found before it exists.
+		find := tr.peer.At.Sub(maxTime(adv.At, tr.recv.Started))
+		t.Logf("run %d: provided %v after the sender started (%d addresses), found %v after that, done over %s",
+			run, provide.Round(time.Millisecond), len(adv.Strs("addrs")), find.Round(time.Millisecond), tr.done.Str("path"))
+		if provide > 2*time.Second {
+			t.Errorf("run %d: the provide took %v, want at most 2 s", run, provide)
+		}
+		if find > 2*time.Second {
+			t.Errorf("run %d: the find took %v after the provide, want at most 2 s", run, find)
+		}
+		tr.checkReceived(ctx, t)
 	}
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

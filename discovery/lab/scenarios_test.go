@@ -124,15 +124,29 @@ func bigTree(total int64) map[string]int64 {
 // public (PCP_LAB_PUBLIC_CIDR), and returns once the receiver has exited.
 func natPair(ctx context.Context, t *testing.T, l *Lab, payload map[string]int64, seed uint64) *transfer {
 	t.Helper()
-	return natPairWith(ctx, t, l, payload, seed, func(node []string) (send, recv []string) {
-		args := append(flagEach("--bootstrap", node), flagEach("--relay", node[:1])...)
-		return args, args
-	})
+	return natPairWith(ctx, t, l, payload, seed, viaRelay)
 }
 
 // natPairWith is natPair with each side's network flags (besides --dht-only)
 // made from the node's addresses by netArgs.
 func natPairWith(ctx context.Context, t *testing.T, l *Lab, payload map[string]int64, seed uint64,
+	netArgs func(node []string) (send, recv []string)) *transfer {
+	t.Helper()
+	tr := startNatPair(ctx, t, l, payload, seed, netArgs)
+	tr.peer = tr.recv.MustEvent(ctx, "peer", nil)
+	tr.authenticated = tr.recv.MustEvent(ctx, "authenticated", nil)
+	tr.done = tr.recv.MustEvent(ctx, "done", nil)
+	tr.recv.MustExit(ctx, 0)
+	tr.sender.MustExit(ctx, 0)
+	t.Logf("receiver: peer via %s after %v, authenticated over %s, done over %s in %s",
+		tr.peer.Str("source"), tr.peer.At.Sub(tr.recv.Started).Round(time.Millisecond),
+		tr.authenticated.Str("path"), tr.done.Str("path"), tr.done.Str("duration"))
+	return tr
+}
+
+// startNatPair starts the node on p1, the sender on a and, once the sender
+// listens, the receiver on c; it returns without waiting for the transfer.
+func startNatPair(ctx context.Context, t *testing.T, l *Lab, payload map[string]int64, seed uint64,
 	netArgs func(node []string) (send, recv []string)) *transfer {
 	t.Helper()
 	pub := pcpOpts{PublicCIDR: LabInternet}
@@ -148,16 +162,13 @@ func natPairWith(ctx context.Context, t *testing.T, l *Lab, payload map[string]i
 	sender.MustEvent(ctx, "listening", nil)
 	recv, recvState := l.StartPCP("receiver", "c", pub,
 		append(append([]string{"receive", "--yes", "-o", out}, recvNet...), words)...)
-	tr := &transfer{src: src, out: out, sender: sender, recv: recv, recvState: recvState, words: words}
-	tr.peer = recv.MustEvent(ctx, "peer", nil)
-	tr.authenticated = recv.MustEvent(ctx, "authenticated", nil)
-	tr.done = recv.MustEvent(ctx, "done", nil)
-	recv.MustExit(ctx, 0)
-	sender.MustExit(ctx, 0)
-	t.Logf("receiver: peer via %s after %v, authenticated over %s, done over %s in %s",
-		tr.peer.Str("source"), tr.peer.At.Sub(recv.Started).Round(time.Millisecond),
-		tr.authenticated.Str("path"), tr.done.Str("path"), tr.done.Str("duration"))
-	return tr
+	return &transfer{src: src, out: out, sender: sender, recv: recv, recvState: recvState, words: words}
+}
+
+// viaRelay is the usual netArgs: p1 as DHT bootstrap and as relay.
+func viaRelay(node []string) (send, recv []string) {
+	args := append(flagEach("--bootstrap", node), flagEach("--relay", node[:1])...)
+	return args, args
 }
 
 // 3. Relay: the receiver is behind a symmetric NAT, the sender behind a
@@ -278,18 +289,8 @@ func TestLabHolePunchRetry(t *testing.T) {
 	l.SetRate("p1", "10mbit") // 160 MiB relayed would take 134 s
 	l.Block("c", l.IP("ra"))
 	ctx := scenarioCtx(t, 240*time.Second)
-	pub := pcpOpts{PublicCIDR: LabInternet}
-	src, out := t.TempDir(), t.TempDir()
-	makeTree(t, src, bigTree(160<<20), 7)
-	_, node := l.StartNode(ctx, "p1", pub)
-	netArgs := append(flagEach("--bootstrap", node), flagEach("--relay", node[:1])...)
-	netArgs = append(netArgs, "--dht-only")
-	sender, _ := l.StartPCP("sender", "a", pub, append(append([]string{"send"}, netArgs...), filepath.Join(src, "payload"))...)
-	words := passphrase(ctx, t, sender)
-	sender.MustEvent(ctx, "listening", nil)
-	recv, recvState := l.StartPCP("receiver", "c", pub,
-		append(append([]string{"receive", "--yes", "-o", out}, netArgs...), words)...)
-	tr := &transfer{src: src, out: out, sender: sender, recv: recv, recvState: recvState, words: words}
+	tr := startNatPair(ctx, t, l, bigTree(160<<20), 7, viaRelay)
+	sender, recv := tr.sender, tr.recv
 	tr.authenticated = recv.MustEvent(ctx, "authenticated", nil)
 
 	missed := 0
