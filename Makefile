@@ -55,6 +55,7 @@ test-deps:
 	  command -v tc >/dev/null        || missing="$$missing iproute2"; \
 	  command -v mount.exfat-fuse >/dev/null || missing="$$missing exfat-fuse"; \
 	  command -v mkfs.exfat >/dev/null       || missing="$$missing exfatprogs"; \
+	  command -v miniupnpd >/dev/null        || missing="$$missing miniupnpd-nftables"; \
 	  if [ -n "$$missing" ]; then \
 	    echo "installing:$$missing"; \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null; \

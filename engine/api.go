@@ -69,6 +69,10 @@ type NetworkOptions struct {
 	// FindTimeout bounds how long a receiver searches before ErrPeerNotFound.
 	// 0 = 2 minutes.
 	FindTimeout time.Duration
+	// NoPortMap stops the host asking the local router for a port mapping
+	// (UPnP IGD or NAT-PMP). By default it asks, and announces the mapped
+	// address, so a peer behind any NAT can dial it directly.
+	NoPortMap bool
 	// private, set only by this package's tests, makes a host with relays
 	// private from the start, as behind a NAT: on loopback, AutoNAT would
 	// never say so, and nothing would be reserved.
@@ -85,12 +89,22 @@ type SendOptions struct {
 	ChunkSize uint32
 	// HashCachePath is the sender's hash cache (bbolt); "" = no cache.
 	HashCachePath string
+	// IdentityPath is the sender's key file, created (0600) if absent; ""
+	// = a fresh identity. With the same key (and words) a restarted sender
+	// is the same peer, and a waiting receiver continues with it.
+	IdentityPath string
 	// ManifestOut, if set, receives the manifest's canonical encoding once
 	// hashing is done (for `pcp verify --manifest`).
 	ManifestOut string
-	Network     NetworkOptions
-	Events      func(Event) // nil = none; called synchronously, keep it fast
-	Logger      *slog.Logger
+	// Exclude, if not nil, leaves entries out of the manifest (see
+	// manifest.WalkOptions.Exclude).
+	Exclude func(path string, dir bool) bool
+	// RateLimit caps the chunk bytes sent per second over all data
+	// streams; 0 = no limit.
+	RateLimit int64
+	Network   NetworkOptions
+	Events    func(Event) // nil = none; called synchronously, keep it fast
+	Logger    *slog.Logger
 
 	// tamper, set only by this package's tests, alters chunk data after it
 	// is read, to prove the receiver's verification.
@@ -106,6 +120,14 @@ type ReceiveOptions struct {
 	Dest       string // "" = current directory
 	// Overwrite allows replacing existing files that differ from the offer.
 	Overwrite bool
+	// SkipExisting leaves existing entries that differ from the offer as
+	// they are and receives the rest (Summary.SkippedFiles counts them).
+	SkipExisting bool
+	// Resolve is asked, with the offer, when entries at the destination
+	// differ from it and neither Overwrite nor SkipExisting is set. nil =
+	// refuse such an offer with ErrExists. An answer other than
+	// ResolveCancel accepts the offer: Confirm is not asked then.
+	Resolve func(Offer) Resolution
 	// Confirm is asked before any file data moves; nil = accept.
 	Confirm func(Offer) bool
 	// Streams is the number of parallel data streams; 0 = DefaultStreams.
@@ -118,9 +140,12 @@ type ReceiveOptions struct {
 	Reverify bool
 	// Patience is how long the receiver re-dials a lost sender; 0 = 3 minutes.
 	Patience time.Duration
-	Network  NetworkOptions
-	Events   func(Event)
-	Logger   *slog.Logger
+	// RateLimit caps the bytes read per second over all data streams;
+	// 0 = no limit.
+	RateLimit int64
+	Network   NetworkOptions
+	Events    func(Event)
+	Logger    *slog.Logger
 
 	// stall, set only by this package's tests, replaces stallTimeout.
 	stall time.Duration
@@ -131,6 +156,8 @@ type ReceiveOptions struct {
 	manifestIdle time.Duration
 	// noPathWait, set only by this package's tests, replaces NoPathWait.
 	noPathWait time.Duration
+	// limit paces the data streams (RateLimit), shared by all of them.
+	limit *rateLimit
 	// freeSpace, set only by this package's tests, replaces freeSpace.
 	freeSpace func(dir string) (int64, bool)
 }
@@ -183,6 +210,9 @@ type Summary struct {
 	Duration        time.Duration
 	Path            string // "direct" or "relayed"
 	Streams         int
+	// SkippedFiles (receiver) are files that differ at the destination
+	// and were left as they are (SkipExisting or ResolveSkip).
+	SkippedFiles int
 }
 
 // Event is one of the *Event types below.
@@ -251,6 +281,9 @@ type ProgressEvent struct {
 type ReconnectingEvent struct {
 	Attempt int
 	Err     error
+	// Down is how long the sender has been unreachable; Patience is how
+	// long the receiver keeps trying in all.
+	Down, Patience time.Duration
 }
 
 // HolePunchEvent: one hole punch attempt with Peer ended; Direct reports
@@ -280,7 +313,27 @@ type SkippedEvent struct {
 	Reason string
 }
 
+// SearchingEvent (receiver): still looking for the sender. Emitted once
+// when the search starts and then about once a second until a sender
+// authenticates or the search ends.
+type SearchingEvent struct {
+	Elapsed time.Duration
+	Timeout time.Duration // the search gives up after this (FindTimeout)
+	// Methods are what is being tried: "mdns" (the local network), "dht",
+	// "direct" (the --direct addresses).
+	Methods []string
+	// Candidates counts peers found so far that did not (yet) pass.
+	Candidates int
+}
+
+// DeclinedEvent (sender): a receiver declined the offer, or refused it (its
+// destination holds differing files, or cannot hold some entries). The
+// sender keeps offering to others.
+type DeclinedEvent struct{ Peer string }
+
+func (DeclinedEvent) isEvent()      {}
 func (HashingEvent) isEvent()       {}
+func (SearchingEvent) isEvent()     {}
 func (ListeningEvent) isEvent()     {}
 func (ManifestEvent) isEvent()      {}
 func (PeerFoundEvent) isEvent()     {}

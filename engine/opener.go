@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 
@@ -35,6 +34,10 @@ type p2pOpener struct {
 	// connections to the sender; zero while a usable one exists.
 	limitedSince time.Time
 	noPathWait   time.Duration // NoPathWait unless a test set it
+
+	// renewal authenticates again with a sender that restarted (renew.go).
+	renewal renewing
+	renewMu sync.Mutex
 }
 
 // NoPathWait is how long a receiver connected to its sender only through
@@ -84,7 +87,7 @@ func (o *p2pOpener) openData(ctx context.Context) (io.ReadWriteCloser, error) {
 		if down > o.patience {
 			return nil, fmt.Errorf("%w: sender unreachable for %v: %v", ErrInterrupted, down.Round(time.Second), err)
 		}
-		emit(o.events, ReconnectingEvent{Attempt: n, Err: err})
+		emit(o.events, ReconnectingEvent{Attempt: n, Err: err, Down: down, Patience: o.patience})
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():
@@ -98,7 +101,7 @@ func (o *p2pOpener) openData(ctx context.Context) (io.ReadWriteCloser, error) {
 }
 
 func (o *p2pOpener) better(s io.ReadWriteCloser) bool {
-	ns, ok := s.(network.Stream)
+	ns, ok := s.(sessStream)
 	return ok && p2p.IsRelayed(ns.Conn()) && p2p.PathOf(o.h, o.info.ID) == p2p.PathDirect
 }
 
@@ -119,12 +122,13 @@ func (o *p2pOpener) openTimeout() time.Duration {
 	return d
 }
 
-func (o *p2pOpener) open(ctx context.Context, timeout time.Duration) (network.Stream, error) {
+func (o *p2pOpener) open(ctx context.Context, timeout time.Duration) (sessStream, error) {
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	s, err := openStream(cctx, o.h, o.info.ID, wire.Open{Kind: wire.KindData, Session: o.session})
+	id := o.sessionID()
+	s, err := openStream(cctx, o.h, o.info.ID, wire.Open{Kind: wire.KindData, Session: id})
 	if err != nil {
-		return nil, err
+		return sessStream{}, err
 	}
 	if o.log.Enabled(ctx, slog.LevelDebug) {
 		var conns []string
@@ -133,7 +137,7 @@ func (o *p2pOpener) open(ctx context.Context, timeout time.Duration) (network.St
 		}
 		o.log.Debug("data stream opened", "conn", s.Conn().RemoteMultiaddr(), "relayed", p2p.IsRelayed(s.Conn()), "conns", conns)
 	}
-	return s, nil
+	return sessStream{Stream: s, session: id}, nil
 }
 
 // finish tells the sender that everything arrived, and waits briefly for

@@ -26,6 +26,7 @@ const (
 	stPresent                   // identical file in place: mode and mtime only
 	stComplete                  // recorded complete in the log and untouched since
 	stConflict                  // differs and may not be replaced
+	stSkipped                   // differs and is left as it is (the receiver chose to skip it)
 )
 
 // maxListed bounds the names an Offer lists; the counts are exact.
@@ -42,6 +43,10 @@ type plan struct {
 	// stageOK: the staging directory exists as a real directory (not a
 	// symlink), so staging files in it may be resumed.
 	stageOK bool
+	// skipFiles and skipBytes count the files (and their bytes) left as
+	// they are at the destination because they differ and were skipped.
+	skipFiles int
+	skipBytes int64
 }
 
 // stageName is the staging file of entry i, inside the staging directory.
@@ -62,11 +67,27 @@ func (r *receiver) makePlan(ctx context.Context) (*plan, error) {
 			*list = append(*list, s)
 		}
 	}
+	// under is a directory entry that conflicts (something else is in its
+	// place): its subtree follows it in manifest order and cannot be
+	// placed either, so it conflicts with it, unlisted.
+	under := ""
 	err := t.Scan(ctx, func(i int, e *manifest.Entry) error {
 		if path.Dir(e.Path) == "." { // paths are validated: relative and clean
 			p.offer.TopLevelCount++
 			add(&p.offer.TopLevel, e.Path)
 		}
+		if under != "" && len(e.Path) > len(under) && e.Path[:len(under)] == under {
+			p.state[i] = stConflict
+			switch e.Kind {
+			case manifest.KindDir:
+				p.offer.Dirs++
+			case manifest.KindFile:
+				p.offer.Files++
+				p.offer.TotalBytes += e.Size
+			}
+			return nil
+		}
+		under = ""
 		st, err := r.dest.Lstat(e.Path)
 		exists := err == nil
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -83,6 +104,7 @@ func (r *receiver) makePlan(ctx context.Context) (*plan, error) {
 			p.state[i] = stDir
 			if exists && !st.IsDir() {
 				conflict("not a directory")
+				under = e.Path + "/"
 			}
 		case manifest.KindSymlink:
 			p.state[i] = stSymlink

@@ -115,8 +115,13 @@ func findSender(ctx context.Context, h host.Host, opts ReceiveOptions, log *slog
 		failed[c.Info.ID] = c
 		return nil, false
 	}
+	searching := searchProgress(opts, timeout, func() int { return len(rejected) + len(failed) })
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
 	for {
 		select {
+		case <-tick.C:
+			searching()
 		case c := <-cands:
 			if c.Info.ID == h.ID() || rejected[c.Info.ID] {
 				continue
@@ -193,6 +198,10 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 	if opts.Dest == "" {
 		opts.Dest = "."
 	}
+	// What can fail at the destination fails before any search.
+	if err := CheckDestination(opts.Dest); err != nil {
+		return nil, err
+	}
 	destDir, err := filepath.Abs(opts.Dest)
 	if err != nil {
 		return nil, err
@@ -254,6 +263,7 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 	if err := rlog.Begin(t, destDir); err != nil {
 		return nil, err
 	}
+	opts.limit = newRateLimit(opts.RateLimit)
 	r := newReceiver(opts, t, dest, rlog, durable, log)
 	defer r.closeStage()
 	decline := func(err error) (*Summary, error) {
@@ -277,21 +287,26 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 		return nil, err
 	}
 	r.plan = p
-	offer := p.offer
-	offer.Root, offer.Peer, offer.Path = root.String(), ap.info.ID.String(), path
-	if offer.ConflictCount > 0 {
-		return decline(fmt.Errorf("%w: %s (use --overwrite to replace)", ErrExists, listSome(offer.Conflicts, offer.ConflictCount, 5)))
+	p.offer.Root, p.offer.Peer, p.offer.Path = root.String(), ap.info.ID.String(), path
+	resolved := false
+	if p.offer.ConflictCount > 0 {
+		if err := r.resolveConflicts(ctx, p); err != nil {
+			return decline(err)
+		}
+		resolved = !r.opts.SkipExisting && !opts.Overwrite // answered at the question
 	}
+	offer := p.offer
 	// Staging files take the missing bytes at the destination before any
 	// file is in place: an offer that cannot fit stops here, before data
 	// moves. Not a Decline: the sender keeps waiting for a run with room.
-	if need := offer.TotalBytes - offer.PresentBytes - offer.ResumeBytes; need > 0 {
+	if need := offer.TotalBytes - offer.PresentBytes - offer.ResumeBytes - p.skipBytes; need > 0 {
 		if n, ok := opts.freeSpaceFunc()(destDir); ok && need > n {
 			ap.ctl.Reset()
-			return nil, fmt.Errorf("%w: %w: %d bytes to fetch into %s, which has %d free", ErrInterrupted, ErrNoSpace, need, destDir, n)
+			return nil, fmt.Errorf("%w: %w: %d bytes to fetch into %s, which has %d free", ErrInterrupted, ErrNoSpace, need, opts.Dest, n)
 		}
 	}
-	if opts.Confirm != nil && !opts.Confirm(offer) {
+	// An answer to the conflict question accepted the offer already.
+	if !resolved && opts.Confirm != nil && !opts.Confirm(offer) {
 		return decline(ErrDeclined)
 	}
 	if err := wire.WriteFrame(ap.ctl, wire.TAccept, nil); err != nil {
@@ -306,9 +321,10 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 	}
 
 	op := &p2pOpener{h: h, info: ap.info, session: ap.session.ID, patience: opts.Patience, events: opts.Events, log: log,
-		noPathWait: cmp.Or(opts.noPathWait, NoPathWait)}
+		noPathWait: cmp.Or(opts.noPathWait, NoPathWait),
+		renewal:    renewing{pass: opts.Passphrase, root: root, stateDir: tmpDir, idle: idle, free: opts.freeSpaceFunc()}}
 	skipped := offer.PresentBytes + offer.ResumeBytes
-	stopProgress := r.progress(ctx, opts.Events, skipped, offer.TotalBytes, op)
+	stopProgress := r.progress(ctx, opts.Events, skipped, offer.TotalBytes-p.skipBytes, op)
 	err = r.run(ctx, op)
 	stopProgress()
 	if err != nil {
@@ -339,17 +355,10 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 		Duration:        time.Since(start),
 		Path:            donePath,
 		Streams:         opts.Streams,
+		SkippedFiles:    p.skipFiles,
 	}
 	emit(opts.Events, DoneEvent{Summary: s})
 	return &s, nil
-}
-
-// listSome lists up to n of the first names of a list of total names.
-func listSome(s []string, total, n int) string {
-	if total <= n && len(s) == total {
-		return fmt.Sprint(s)
-	}
-	return fmt.Sprintf("%v and %d more", s[:min(n, len(s))], total-min(n, len(s)))
 }
 
 // progress emits ProgressEvents every 100ms until the returned func is called.
@@ -360,7 +369,7 @@ func (r *receiver) progress(ctx context.Context, events func(Event), skipped, to
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
-	filesTotal := int(r.t.Files())
+	filesTotal := int(r.t.Files()) - r.plan.skipFiles
 	already := r.plan.already
 	send := func() {
 		cur := ""

@@ -87,12 +87,24 @@ func TestReceiveRefusesTooLongPath(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	pass := testPass(t)
-	addrs, res := startSender(t, ctx, SendOptions{Paths: []string{src}, Passphrase: pass})
+	declined := make(chan DeclinedEvent, 1)
+	sctx, stop := context.WithCancel(ctx)
+	addrs, res := startSender(t, sctx, SendOptions{Paths: []string{src}, Passphrase: pass, Events: func(e Event) {
+		if d, ok := e.(DeclinedEvent); ok {
+			declined <- d
+		}
+	}})
 	_, err := Receive(ctx, recvOpts(pass, dest, addrs))
-	// The sender is told (a Decline), not left waiting: it ends on its own.
-	if sr := <-res; !errors.Is(sr.err, ErrDeclined) {
-		t.Errorf("sender ended with %v, want %v", sr.err, ErrDeclined)
+	// The sender is told (a Decline), not left waiting, and keeps offering.
+	select {
+	case <-declined:
+	case sr := <-res:
+		t.Errorf("sender ended with %v; want it told of the decline and still offering", sr.err)
+	case <-ctx.Done():
+		t.Error("the sender was not told of the refusal")
 	}
+	stop()
+	<-res
 	var re *RefusedError
 	if !errors.As(err, &re) || !errors.Is(err, ErrUnrepresentable) {
 		t.Fatalf("Receive: %v, want a RefusedError", err)

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -26,7 +27,8 @@ import (
 
 // Send serves paths to the first receiver that authenticates with the
 // passphrase, until it reports everything received (nil), the user stops it
-// (ctx), too many handshakes fail, or the receiver declines.
+// (ctx) or too many handshakes fail. A receiver that declines ends only its
+// own session (DeclinedEvent): the offer stands for others.
 func Send(ctx context.Context, opts SendOptions) (*Summary, error) {
 	log := discard(opts.Logger)
 	if opts.Passphrase.IsZero() {
@@ -45,12 +47,19 @@ func Send(ctx context.Context, opts SendOptions) (*Summary, error) {
 	if !opts.Network.NoDiscovery && !opts.Network.MDNSOnly {
 		relays = dhtRelays(&h, dopts, relaysReady)
 	}
-	h, err = newHost(opts.Network, opts.Events, relays, log)
+	var id crypto.PrivKey
+	if opts.IdentityPath != "" {
+		if id, err = p2p.LoadOrCreateIdentity(opts.IdentityPath); err != nil {
+			return nil, err
+		}
+	}
+	h, err = newHostWith(opts.Network, opts.Events, relays, id, log)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	srv := newServer(opts.Passphrase, h.ID(), opts.MaxAuthFailures, opts.Events, log)
+	srv.limit = newRateLimit(opts.RateLimit)
 	srv.tamper = opts.tamper
 	srv.timeouts = opts.timeouts.withDefaults()
 	srv.stopListening = func() { h.RemoveStreamHandler(wire.ProtocolID) }
@@ -168,6 +177,7 @@ func (hs *handlerSet) wait() { hs.wg.Wait() }
 func (s *server) prepare(ctx context.Context, opts SendOptions) error {
 	wo := manifest.WalkOptions{
 		ChunkSize: opts.ChunkSize,
+		Exclude:   opts.Exclude,
 		TempDir:   tempDirFor(opts.HashCachePath),
 		Progress: func(p manifest.WalkProgress) {
 			emit(opts.Events, HashingEvent{Phase: p.Phase, Files: p.Files, FilesTotal: p.FilesTotal,

@@ -33,6 +33,7 @@ type server struct {
 	stopListening func()
 
 	tamper func(wire.Ref, []byte)
+	limit  *rateLimit // SendOptions.RateLimit
 
 	ready chan struct{} // closed once src/root are set
 	src   *manifest.Source
@@ -43,7 +44,7 @@ type server struct {
 	dataStreams int // open data streams
 	maxStreams  int
 	finished    chan *srvSession // a session sent Done
-	fatal       chan error       // too many failed handshakes, or declined
+	fatal       chan error       // too many failed handshakes
 	start       time.Time
 
 	serving servingLimits // what receivers may make it hold (servedata.go)
@@ -180,7 +181,12 @@ func (s *server) serveControl(ctx context.Context, rw io.ReadWriteCloser, fr *wi
 	case wire.TAccept:
 		return nil
 	case wire.TDecline:
-		s.failFatal(ErrDeclined)
+		// One receiver said no (or its destination cannot take the
+		// offer): its session ends, the offer stands for others.
+		s.mu.Lock()
+		delete(s.sessions, sess.ID)
+		s.mu.Unlock()
+		emit(s.events, DeclinedEvent{Peer: remote.String()})
 		return ErrDeclined
 	}
 	return fmt.Errorf("%w: %v after manifest", wire.ErrFrame, t)

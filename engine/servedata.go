@@ -256,6 +256,9 @@ func (c *chunkServer) serve(ctx context.Context, w io.Writer, r wire.Ref) error 
 		}
 	}
 	fillChunkHead(frame, r, enc, uint32(n))
+	if err := c.s.limit.wait(ctx, len(frame)); err != nil {
+		return err
+	}
 	if _, err := w.Write(frame); err != nil {
 		return err
 	}

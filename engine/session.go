@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -25,6 +26,11 @@ func discard(l *slog.Logger) *slog.Logger {
 // newHost builds the host of a send or receive. relays, if not nil, finds
 // relays at run time (the sender's, from the DHT).
 func newHost(n NetworkOptions, events func(Event), relays p2p.RelaySource, log *slog.Logger) (host.Host, error) {
+	return newHostWith(n, events, relays, nil, log)
+}
+
+// newHostWith is newHost with identity id (nil = a fresh one).
+func newHostWith(n NetworkOptions, events func(Event), relays p2p.RelaySource, id crypto.PrivKey, log *slog.Logger) (host.Host, error) {
 	static, err := p2p.ParseAddrInfos(n.Relays)
 	if err != nil {
 		return nil, fmt.Errorf("--relay: %w", err)
@@ -33,7 +39,7 @@ func newHost(n NetworkOptions, events func(Event), relays p2p.RelaySource, log *
 		emit(events, HolePunchEvent{Peer: p.String(), Direct: direct, Err: err})
 	}
 	return p2p.NewHost(p2p.HostOptions{ListenAddrs: n.ListenAddrs, Relays: static, RelaySource: relays,
-		Private: n.private, Logger: log, OnPunch: onPunch})
+		Private: n.private, NATPortMap: !n.NoPortMap, Logger: log, OnPunch: onPunch, Identity: id})
 }
 
 func discoveryOptions(n NetworkOptions, log *slog.Logger) (discovery.Options, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/pcp-p2p/pcp/engine/wire"
@@ -28,6 +29,7 @@ func (r *receiver) streamWorker(ctx context.Context, op streamOpener, batchBytes
 		if err != nil {
 			return err
 		}
+		s = r.opts.limit.reader(ctx, s)
 		got, err := r.runStream(ctx, s, batchBytes, op)
 		r.log.Debug("data stream ended", "chunks", got, "err", err)
 		s.Close()
@@ -41,6 +43,13 @@ func (r *receiver) streamWorker(ctx context.Context, op streamOpener, batchBytes
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if rn, ok := op.(renewer); ok && errors.Is(err, wire.ErrUnknownSession) {
+			// The sender restarted: authenticate again, then go on.
+			if err := rn.renew(ctx, s); err != nil {
+				return err
+			}
+			continue
 		}
 		if verr := violation(err); verr != nil {
 			return verr
@@ -61,6 +70,12 @@ func (r *receiver) streamWorker(ctx context.Context, op streamOpener, batchBytes
 			return ctx.Err()
 		}
 	}
+}
+
+// renewer is an opener that can authenticate again with a sender that
+// forgot the session (it restarted); see renew.go.
+type renewer interface {
+	renew(ctx context.Context, s io.ReadWriteCloser) error
 }
 
 // Backoff between re-opened data streams.

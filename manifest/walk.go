@@ -67,6 +67,11 @@ type WalkOptions struct {
 	// that disappeared during the walk (an error wrapping fs.ErrNotExist).
 	// Calls are serialized, in manifest order.
 	OnSkip func(local string, err error)
+	// Exclude, if not nil, leaves out each entry below the top-level paths
+	// for which it returns true: path is the entry's manifest path
+	// ("photos/raw/a.jpg"), dir whether it is a directory, which is left
+	// out with everything below it. Entries left out are not told to OnSkip.
+	Exclude func(path string, dir bool) bool
 	// TempDir holds the Table's files (created and unlinked at once);
 	// "" means os.TempDir().
 	TempDir string
@@ -195,7 +200,7 @@ func Walk(ctx context.Context, paths []string, opts WalkOptions) (*Source, error
 			if err != nil {
 				return nil, fmt.Errorf("manifest: %w", err)
 			}
-			if err := scan(ctx, t.abs, t.name, fi, &files, &bytes, pr); err != nil {
+			if err := scan(ctx, t.abs, t.name, fi, &files, &bytes, pr, opts.Exclude); err != nil {
 				return nil, err
 			}
 		}
@@ -218,6 +223,7 @@ func Walk(ctx context.Context, paths []string, opts WalkOptions) (*Source, error
 	w := &walker{
 		cs:      cs,
 		cache:   opts.Cache,
+		exclude: opts.Exclude,
 		pr:      pr,
 		budget:  semaphore.NewWeighted(hashBudget),
 		ordered: make(chan *walkItem, windowPerWorker*workers),

@@ -43,7 +43,7 @@ func (w *walker) hashItem(ctx context.Context, it *walkItem, buf *[]byte) error 
 	if errors.Is(err, errNotFollowed) {
 		return fmt.Errorf("%w: %s is no longer a regular file", ErrFileChanged, it.local)
 	}
-	if errors.Is(err, fs.ErrNotExist) {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) { // gone, or unreadable: left out
 		pr.grow(-1, -key.Size)
 		it.skip = err
 		return nil

@@ -21,7 +21,7 @@ const scanBatch = 256
 // files and bytes, every entry into the progress. It keeps nothing per
 // entry: a directory is read in batches, and only its subdirectories' names
 // wait for the batch to end.
-func scan(ctx context.Context, local, rel string, fi fs.FileInfo, files, bytes *int64, pr *progress) error {
+func scan(ctx context.Context, local, rel string, fi fs.FileInfo, files, bytes *int64, pr *progress, ex func(string, bool) bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -42,8 +42,8 @@ func scan(ctx context.Context, local, rel string, fi fs.FileInfo, files, bytes *
 	}
 	pr.add(1, 0, local)
 	f, err := os.Open(local)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
+		return nil // the hash phase reports it
 	}
 	if err != nil {
 		return fmt.Errorf("manifest: %w", err)
@@ -52,6 +52,9 @@ func scan(ctx context.Context, local, rel string, fi fs.FileInfo, files, bytes *
 	for {
 		des, err := f.ReadDir(scanBatch)
 		for _, de := range des {
+			if ex != nil && ex(wireName(rel+"/"+de.Name()), de.IsDir()) {
+				continue
+			}
 			if de.IsDir() {
 				subdirs = append(subdirs, de.Name())
 				continue
@@ -60,7 +63,7 @@ func scan(ctx context.Context, local, rel string, fi fs.FileInfo, files, bytes *
 			if err != nil {
 				continue // removed since; the hash phase sees it or not
 			}
-			if err := scan(ctx, filepath.Join(local, de.Name()), rel+"/"+de.Name(), cfi, files, bytes, pr); err != nil {
+			if err := scan(ctx, filepath.Join(local, de.Name()), rel+"/"+de.Name(), cfi, files, bytes, pr, ex); err != nil {
 				f.Close()
 				return err
 			}
@@ -80,7 +83,7 @@ func scan(ctx context.Context, local, rel string, fi fs.FileInfo, files, bytes *
 		if err != nil {
 			continue
 		}
-		if err := scan(ctx, child, rel+"/"+name, cfi, files, bytes, pr); err != nil {
+		if err := scan(ctx, child, rel+"/"+name, cfi, files, bytes, pr, ex); err != nil {
 			return err
 		}
 	}

@@ -34,6 +34,7 @@ type walkItem struct {
 type walker struct {
 	cs      uint32
 	cache   HashCache
+	exclude func(path string, dir bool) bool // WalkOptions.Exclude
 	pr      *progress
 	budget  *semaphore.Weighted
 	ordered chan *walkItem
@@ -106,7 +107,7 @@ func (w *walker) visit(ctx context.Context, local, rel string, fi fs.FileInfo) e
 		return w.skip(ctx, local, fmt.Errorf("%w (%s)", ErrSpecialFile, specialKind(m)))
 	}
 	names, err := readNames(local, !strings.Contains(rel, "/"))
-	if errors.Is(err, fs.ErrNotExist) {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
 		return w.skip(ctx, local, err) // the directory stays, empty
 	}
 	if errors.Is(err, errNotFollowed) || errors.Is(err, syscall.ENOTDIR) {
@@ -135,6 +136,9 @@ func (w *walker) visit(ctx context.Context, local, rel string, fi fs.FileInfo) e
 		}
 		if err != nil {
 			return fmt.Errorf("manifest: %w", err)
+		}
+		if w.exclude != nil && w.exclude(crel, cfi.IsDir()) {
+			continue
 		}
 		if err := w.visit(ctx, child, crel, cfi); err != nil {
 			return err

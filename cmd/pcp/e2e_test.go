@@ -364,26 +364,30 @@ func TestReceiveDeclined(t *testing.T) {
 	if r.code != exitDeclined {
 		t.Fatalf("receive exit %d, want %d\n%s\n%s", r.code, exitDeclined, r.stdout, r.stderr)
 	}
-	if code := s.wait(); code != exitDeclined {
-		t.Fatalf("send exit %d, want %d\n%s", code, exitDeclined, s.errText())
-	}
 	if ents, _ := os.ReadDir(dest); len(ents) != 0 {
 		t.Fatalf("declined receive wrote %d entries", len(ents))
 	}
 	if !strings.Contains(r.stderr, "declined") {
 		t.Errorf("stderr does not say declined:\n%s", r.stderr)
 	}
+	// The receiver waits until the sender has read the Decline: the sender
+	// says so and keeps offering.
+	s.waitEvent("declined", nil)
 	// Closed stdin without an answer also declines, with advice.
-	s2, words2, addr2 := sender(t, src)
-	r = runPCP(t, t.TempDir(), "", "receive", "--direct", addr2, "-o", dest, words2)
+	r = runPCP(t, t.TempDir(), "", "receive", "--direct", addr, "-o", dest, words)
 	if r.code != exitDeclined || !strings.Contains(r.stderr, "--yes") {
 		t.Fatalf("receive with empty stdin: exit %d\n%s", r.code, r.stderr)
 	}
-	// The receiver waits until the sender has read the Decline, so the
-	// sender always stops too.
-	if code := s2.wait(); code != exitDeclined {
-		t.Fatalf("second send exit %d, want %d\n%s", code, exitDeclined, s2.errText())
+	s.waitEvent("declined", nil)
+	// The offer still stands: a receiver that accepts gets everything.
+	r = runPCP(t, t.TempDir(), "y\n", "receive", "--direct", addr, "-o", dest, words)
+	if r.code != exitOK {
+		t.Fatalf("receive after two declines: exit %d\n%s", r.code, r.stderr)
 	}
+	if code := s.wait(); code != exitOK {
+		t.Fatalf("send exit %d, want %d\n%s", code, exitOK, s.errText())
+	}
+	sameTree(t, src, filepath.Join(dest, "tree"))
 }
 
 func TestJSONEvents(t *testing.T) {
@@ -575,8 +579,8 @@ func TestExistingDifferentFile(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(dest, "tree", "top.txt")); string(b) != "mine, not yours\n" {
 		t.Fatalf("existing file replaced without --overwrite")
 	}
-	s.wait()
-	s, words, addr = sender(t, src)
+	// The refusal did not end the offer: the same sender serves the retry.
+	s.waitEvent("declined", nil)
 	r = runPCP(t, t.TempDir(), "", "receive", "--yes", "--overwrite", "--direct", addr, "-o", dest, words)
 	if r.code != exitOK {
 		t.Fatalf("--overwrite: exit %d\n%s", r.code, r.stderr)

@@ -89,5 +89,5 @@ func message(err error) string {
 	if errors.Is(err, context.Canceled) && s == context.Canceled.Error() {
 		return "interrupted"
 	}
-	return s
+	return humanError(s)
 }

@@ -38,7 +38,8 @@ type app struct {
 	stateDir    string
 	showVersion bool // --version
 
-	ui *ui // set by the running command; nil before
+	ui  *ui            // set by the running command; nil before
+	cmd *cobra.Command // the command being run (for rerunCommand)
 	// reported is set when the command already printed its failure.
 	reported bool
 }
@@ -76,6 +77,12 @@ func (a *app) finish(ctx context.Context, err error) int {
 	u := a.ui
 	if u == nil {
 		u = newUI(pickMode(a.jsonOut, a.stdout, a.stderr), a.stdout, a.stderr, "")
+	}
+	if a.verbose && msg != err.Error() {
+		a.logger().Debug("error in full", "err", err.Error())
+	}
+	if adv := advice(err); adv != "" && !u.advised() {
+		u.advise(adv)
 	}
 	u.fail(msg, code)
 	var ue usageError
@@ -115,7 +122,7 @@ written, and an interrupted transfer resumes where it stopped.`,
   pcp receive -o ~/Downloads lemon-orbit-tiger-salad`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
-		Args:          cobra.NoArgs,
+		Args:          unknownCommand,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if a.showVersion {
 				return a.printVersion()
@@ -123,9 +130,11 @@ written, and an interrupted transfer resumes where it stopped.`,
 			return usageError{errors.New("a command is needed: send, receive, node, verify, status or version")}
 		},
 	}
+	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) { a.cmd = cmd }
 	root.SetIn(a.stdin)
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
+	root.SuggestionsMinimumDistance = 2
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.Flags().BoolVar(&a.showVersion, "version", false, "print pcp's version (as 'pcp version')")
 	pf := root.PersistentFlags()
@@ -133,7 +142,6 @@ written, and an interrupted transfer resumes where it stopped.`,
 	pf.BoolVar(&a.jsonOut, "json", false, "write one JSON event per line on stdout (see README)")
 	pf.StringVar(&a.stateDir, "state-dir", "", "where the resume log, hash cache and node key live\n(default $PCP_STATE_DIR, $XDG_STATE_HOME/pcp or ~/.local/state/pcp)")
 	root.AddCommand(a.sendCmd(), a.receiveCmd(), a.nodeCmd(), a.verifyCmd(), a.statusCmd(), a.versionCmd())
-	root.CompletionOptions.HiddenDefaultCmd = true
 	return root
 }
 
@@ -146,6 +154,29 @@ func (a *app) state() string {
 
 func (a *app) statePath(file string) string {
 	return filepath.Join(a.state(), file)
+}
+
+// unknownCommand refuses arguments to pcp itself, suggesting the command
+// meant: "pcp sned" answers "did you mean send?".
+func unknownCommand(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("unknown command %q", args[0])
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += fmt.Sprintf(": did you mean %s?", strings.Join(s, " or "))
+	}
+	return usageError{errors.New(msg)}
+}
+
+// advice is the line of advice shown after the error line, when the
+// command gave none of its own.
+func advice(err error) string {
+	switch {
+	case errors.Is(err, engine.ErrPeerNotFound):
+		return notFoundAdvice
+	}
+	return ""
 }
 
 // usageArgs wraps a cobra.PositionalArgs so its errors are usage errors.

@@ -23,6 +23,7 @@ type netFlags struct {
 	mdnsOnly    bool
 	dhtOnly     bool
 	noDiscovery bool
+	noPortMap   bool
 	timeout     time.Duration
 }
 
@@ -33,6 +34,7 @@ func (n *netFlags) register(fs *pflag.FlagSet, receiver bool) {
 	fs.BoolVar(&n.mdnsOnly, "mdns-only", false, "find peers on the local network only (no DHT)")
 	fs.BoolVar(&n.dhtOnly, "dht-only", false, "find peers through the DHT only (no mDNS)")
 	fs.BoolVar(&n.noDiscovery, "no-discovery", false, "no mDNS and no DHT: the receiver must use --direct")
+	fs.BoolVar(&n.noPortMap, "no-port-map", false, "do not ask the router for a port mapping (UPnP / NAT-PMP)")
 	if receiver {
 		fs.StringArrayVar(&n.direct, "direct", nil, "dial the sender at this multiaddr (with /p2p/) instead of searching (repeatable)")
 		fs.DurationVar(&n.timeout, "timeout", 2*time.Minute, "give up when no sender is found within this time")
@@ -74,6 +76,7 @@ func (n *netFlags) options(getenv func(string) string) (engine.NetworkOptions, e
 		MDNSOnly:    n.mdnsOnly,
 		DHTOnly:     n.dhtOnly,
 		NoDiscovery: n.noDiscovery,
+		NoPortMap:   n.noPortMap,
 		FindTimeout: n.timeout,
 	}, nil
 }

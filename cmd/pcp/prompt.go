@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"golang.org/x/term"
+
+	"github.com/pcp-p2p/pcp/engine"
 )
 
 // errNoAnswer: stdin closed before an answer was given.
@@ -103,4 +105,30 @@ func (p *prompter) yesNo(ctx context.Context, question string) (bool, error) {
 		return true, nil
 	}
 	return false, nil
+}
+
+// conflict asks what to do with n files at the destination that differ
+// from the offer: replace them, skip them (receive the rest) or cancel.
+// Anything but r/replace or s/skip cancels.
+func (p *prompter) conflict(ctx context.Context, n int) (engine.Resolution, error) {
+	them := "it"
+	if n != 1 {
+		them = "them"
+	}
+	fmt.Fprintf(p.errw, "Replace %s, skip %s and receive the rest, or cancel? [r/s/C] ", them, them)
+	s, err := p.line(ctx)
+	if err != nil {
+		fmt.Fprintln(p.errw)
+		return engine.ResolveCancel, err
+	}
+	if !p.interactive() { // the answer was not echoed: show it
+		fmt.Fprintln(p.errw, s)
+	}
+	switch strings.ToLower(s) {
+	case "r", "replace":
+		return engine.ResolveReplace, nil
+	case "s", "skip":
+		return engine.ResolveSkip, nil
+	}
+	return engine.ResolveCancel, nil
 }

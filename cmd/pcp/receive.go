@@ -20,11 +20,13 @@ type recvFlags struct {
 	out        string
 	yes        bool
 	overwrite  bool
+	skip       bool
 	reverify   bool
 	streams    int
 	patience   time.Duration
 	passphrase string
 	net        netFlags
+	limit      rateFlag // ratelimit.go
 }
 
 func (a *app) receiveCmd() *cobra.Command {
@@ -39,8 +41,10 @@ y/N before any data moves, then fetch what is missing into -o DIR.
 Without WORDS, they come from --passphrase, else $PCP_PASSPHRASE, else a prompt.
 Files already at the destination and identical are skipped. If an earlier
 receive of the same files was interrupted, it resumes from the resume log and
-says how much was already verified. Existing files that differ are replaced only
-with --overwrite.`,
+says how much was already verified. When existing files differ from the offer,
+pcp asks: replace them, skip them (receive the rest), or cancel; --overwrite
+and --skip-existing answer without asking. With --yes and neither, such an
+offer is refused (exit 7). Declining never ends the sender's offer.`,
 		Example: `  pcp receive lemon-orbit-tiger-salad
   pcp receive -o ~/Downloads lemon-orbit-tiger-salad
   pcp receive                               # prompts for the words
@@ -57,11 +61,13 @@ with --overwrite.`,
 	fs.StringVarP(&f.out, "output", "o", ".", "destination directory")
 	fs.BoolVarP(&f.yes, "yes", "y", false, "accept the offer without asking")
 	fs.BoolVar(&f.overwrite, "overwrite", false, "replace existing files that differ from the offer")
+	fs.BoolVar(&f.skip, "skip-existing", false, "leave existing files that differ from the offer as they are and receive the rest")
 	fs.BoolVar(&f.reverify, "reverify", false, "re-hash data the resume log says is verified instead of trusting it")
 	fs.IntVar(&f.streams, "streams", engine.DefaultStreams, fmt.Sprintf("parallel data streams (1 to %d)", engine.MaxStreams))
 	fs.DurationVar(&f.patience, "patience", engine.DefaultPatience, "how long to keep re-dialing a lost sender before stopping (resumable)")
 	fs.StringVar(&f.passphrase, "passphrase", "", "the sender's words (prefer the argument or $"+auth.EnvPassphrase+")")
 	f.net.register(fs, true)
+	f.limit.register(fs)
 	return cmd
 }
 
@@ -89,7 +95,15 @@ func (a *app) receive(ctx context.Context, args []string, f *recvFlags) error {
 	if f.patience < 0 {
 		return usageError{errors.New("--patience must not be negative")}
 	}
+	bps, err := f.limit.bytesPerSecond()
+	if err != nil {
+		return err
+	}
+	if f.overwrite && f.skip {
+		return usageError{errors.New("--overwrite and --skip-existing exclude each other")}
+	}
 	u := a.newUI("receive")
+	u.setRateLimit(bps)
 	pr := newPrompter(a.stdin, a.stderr)
 	words := receiveWords(args, f.passphrase, os.Getenv)
 	if words == "" {
@@ -108,49 +122,109 @@ func (a *app) receive(ctx context.Context, args []string, f *recvFlags) error {
 	if err != nil {
 		return usageError{err}
 	}
+	// The destination is checked before searching, naming it as given.
+	if err := engine.CheckDestination(f.out); err != nil {
+		return err
+	}
 	if len(netOpts.Direct) == 0 && !netOpts.NoDiscovery {
 		u.say("Looking for the sender…")
 	}
-	var noAnswer bool
+	var noAnswer, atPrompt, refusedConflicts bool
+	var conflictCount int
+	mode := conflictAsk
+	switch {
+	case f.overwrite:
+		mode = conflictReplace
+	case f.skip:
+		mode = conflictSkip
+	case f.yes:
+		mode = conflictRefuse
+	}
 	confirm := func(o engine.Offer) bool {
-		u.offer(o, dest)
+		u.offerAs(o, dest, mode)
+		conflictCount = o.ConflictCount
 		if f.yes {
 			return true
 		}
+		atPrompt = true
 		ok, err := pr.yesNo(ctx, "Accept?")
+		atPrompt = ctx.Err() != nil
 		if errors.Is(err, errNoAnswer) {
 			noAnswer = true
 		}
 		return ok
 	}
+	resolve := func(o engine.Offer) engine.Resolution {
+		u.offerAs(o, dest, mode)
+		conflictCount = o.ConflictCount
+		if f.yes {
+			// --yes accepts an offer, but never replaces anyone's files.
+			refusedConflicts = true
+			return engine.ResolveCancel
+		}
+		atPrompt = true
+		r, err := pr.conflict(ctx, o.ConflictCount)
+		atPrompt = ctx.Err() != nil
+		if errors.Is(err, errNoAnswer) {
+			noAnswer = true
+		}
+		return r
+	}
+	events := func(e engine.Event) {
+		if rn, ok := e.(engine.RenewedEvent); ok {
+			u.json("renewed", map[string]any{"peer": rn.Peer})
+			u.say("The sender restarted with the same files; authenticated again, continuing.")
+			return
+		}
+		u.event(e)
+		if d, ok := e.(engine.DoneEvent); ok && d.Summary.SkippedFiles > 0 {
+			u.json("skipped_existing", map[string]any{"files": d.Summary.SkippedFiles})
+			u.say("Left %s as they were (they differ from the offer; --overwrite replaces them).",
+				plural(int64(d.Summary.SkippedFiles), "existing file"))
+		}
+	}
 	_, err = engine.Receive(ctx, engine.ReceiveOptions{
 		Passphrase:    pass,
 		Dest:          dest,
 		Overwrite:     f.overwrite,
+		SkipExisting:  f.skip,
+		Resolve:       resolve,
 		Confirm:       confirm,
 		Streams:       f.streams,
 		ResumeLogPath: a.statePath(engine.ResumeLogFile),
+		RateLimit:     bps,
 		Reverify:      f.reverify,
 		Patience:      f.patience,
 		Network:       netOpts,
-		Events:        u.event,
+		Events:        events,
 		Logger:        a.logger(),
 	})
 	var refused *engine.RefusedError
 	switch {
 	case err == nil:
 		return nil
+	case ctx.Err() != nil && atPrompt:
+		u.advise("Cancelled at the prompt: nothing was received. The sender keeps offering: run the same command again to receive.")
+		return fmt.Errorf("%w at the prompt", engine.ErrDeclined)
 	case ctx.Err() != nil || errors.Is(err, engine.ErrInterrupted):
-		u.hint(fmt.Sprintf("Everything verified so far is kept. To resume, run again (with the sender still running, or restarted on the same files):\n    pcp receive -o %s WORDS", shellQuote(f.out)))
+		u.hint(fmt.Sprintf("Everything verified so far is kept. To resume, run again (with the sender still running, or restarted on the same files):\n    %s", rerunCommand(a.cmd, argWords(args))))
 	case errors.Is(err, engine.ErrSourceChanged):
 		path, _ := engine.SourceChangedPath(err)
-		u.hint(fmt.Sprintf("Everything verified so far is kept. Once the sender runs 'pcp send' again, receive again:\n    pcp receive -o %s WORDS", shellQuote(f.out)))
+		u.hint(fmt.Sprintf("Everything verified so far is kept. Once the sender runs 'pcp send' again, receive again:\n    %s", rerunCommand(a.cmd, argWords(args))))
 		return reworded{fmt.Sprintf("the sender's copy of %s changed during the transfer", path), err}
 	case errors.Is(err, engine.ErrNoPath):
 		u.hint("Both computers are behind NAT and the relays found allow no data. Run 'pcp node' on a machine both can reach\n" +
 			"(it announces itself as a transfer relay), pass a relay that can carry data with --relay, or forward a port to the sender.")
+	case refusedConflicts:
+		u.advise("Nothing was written, and the sender keeps offering. --yes never replaces files: run again with\n" +
+			"--overwrite to replace them, --skip-existing to keep them and receive the rest, or -o to receive elsewhere.")
+		return reworded{fmt.Sprintf("%s at the destination differ from the offer (listed above)", plural(int64(conflictCount), "file")), err}
 	case errors.Is(err, engine.ErrExists):
-		u.hint("Use --overwrite to replace them, or -o to receive into another directory.")
+		u.advise("Nothing was written, and the sender keeps offering. Run again with --overwrite to replace them,\n" +
+			"--skip-existing to keep them and receive the rest, or -o to receive into another directory.")
+		return reworded{"some files at the destination differ from the offer (listed above)", err}
+	case errors.Is(err, engine.ErrDeclined) && !noAnswer:
+		u.advise("Nothing was written. The sender keeps offering: run the same command again to receive.")
 	case errors.As(err, &refused):
 		u.offer(refused.Offer, dest)
 		u.hint("Nothing was written. Receive into a directory on another file system (-o), or have the sender rename these entries.")
@@ -160,8 +234,22 @@ func (a *app) receive(ctx context.Context, args []string, f *recvFlags) error {
 	return err
 }
 
+// conflictMode is what happens to files at the destination that differ
+// from the offer: it is said with the offer.
+type conflictMode int
+
+const (
+	conflictAsk     conflictMode = iota // a question follows
+	conflictReplace                     // --overwrite
+	conflictSkip                        // --skip-existing
+	conflictRefuse                      // --yes alone: the offer is refused
+)
+
 // offer shows what the sender offers, before the y/N question.
-func (u *ui) offer(o engine.Offer, dest string) {
+func (u *ui) offer(o engine.Offer, dest string) { u.offerAs(o, dest, conflictAsk) }
+
+// offerAs shows the offer and what becomes of its conflicts under mode.
+func (u *ui) offerAs(o engine.Offer, dest string, mode conflictMode) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.jsonLocked("offer", map[string]any{
@@ -195,7 +283,15 @@ func (u *ui) offer(o engine.Offer, dest string) {
 		fmt.Fprintln(w)
 	}
 	if o.ConflictCount > 0 {
-		fmt.Fprintf(w, "    will replace %s that differ: %s\n", plural(int64(o.ConflictCount), "file"), listNames(escapeAll(o.Conflicts), o.ConflictCount, 5))
+		what := map[conflictMode]string{conflictAsk: "differ from the offer", conflictReplace: "differ and will be replaced",
+			conflictSkip: "differ and will be left as they are", conflictRefuse: "differ (--yes does not replace them)"}[mode]
+		fmt.Fprintf(w, "    %s here %s:\n", plural(int64(o.ConflictCount), "file"), what)
+		for _, c := range o.Conflicts[:min(len(o.Conflicts), 10)] {
+			fmt.Fprintf(w, "        %s\n", escape(c))
+		}
+		if more := o.ConflictCount - min(len(o.Conflicts), 10); more > 0 {
+			fmt.Fprintf(w, "        and %d more\n", more)
+		}
 	}
 	fmt.Fprintf(w, "    into %s\n", dest)
 	if o.RefusedCount > 0 {
@@ -230,13 +326,9 @@ func refusedJSON(rs []engine.Refusal) []map[string]string {
 	return out
 }
 
-// hint prints advice after a failure, on stderr in every mode.
-func (u *ui) hint(s string) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	u.finishBars(false)
-	fmt.Fprintln(u.errw, s)
-}
+// hint keeps advice for a failure: it is printed after the error line, on
+// stderr in every mode (ui.advise).
+func (u *ui) hint(s string) { u.advise(s) }
 
 // reworded shows msg for err, which it still wraps for the exit code.
 type reworded struct {

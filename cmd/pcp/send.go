@@ -20,6 +20,8 @@ type sendFlags struct {
 	manifestOut string
 	noCache     bool
 	net         netFlags
+	extra       sendExtras // sendextra.go
+	newWords    bool
 }
 
 func (a *app) sendCmd() *cobra.Command {
@@ -35,7 +37,12 @@ has everything (exit 0) or you stop it with Ctrl-C. After 3 failed passphrase
 attempts it stops offering, so the words cannot be guessed online.
 
 The words come from --passphrase, else $PCP_PASSPHRASE, else they are generated
-(--words N of them: one to find each other, the rest are the secret).`,
+(--words N of them: one to find each other, the rest are the secret). Generated
+words and the sender's peer identity are kept per offer (the same paths) in the
+state directory: the same command run again, after Ctrl-C or a crash, offers
+with the same words, and a receiver that is still waiting continues. --new-words
+draws new ones. Wrong guesses count across such restarts; the words are dropped
+once the offer is complete or guessed at --max-failures times.`,
 		Example: `  pcp send ~/photos notes.txt
   pcp send --words 6 big.iso                         # a longer passphrase
   PCP_PASSPHRASE=lemon-orbit-tiger-salad pcp send ./build   # choose the words
@@ -53,7 +60,9 @@ The words come from --passphrase, else $PCP_PASSPHRASE, else they are generated
 	fs.IntVar(&f.maxFailures, "max-failures", auth.DefaultMaxFailures, "stop after this many failed passphrase attempts")
 	fs.StringVar(&f.manifestOut, "manifest-out", "", "write the manifest to this file (for 'pcp verify --manifest')")
 	fs.BoolVar(&f.noCache, "no-hash-cache", false, "hash every file again instead of trusting the hash cache")
+	fs.BoolVar(&f.newWords, "new-words", false, "generate new words instead of those kept for the same paths")
 	f.net.register(fs, false)
+	f.extra.register(fs)
 	return cmd
 }
 
@@ -81,20 +90,43 @@ func (a *app) send(ctx context.Context, paths []string, f *sendFlags) error {
 	if err != nil {
 		return err
 	}
-	for _, p := range paths {
-		if _, err := os.Lstat(p); err != nil {
-			return usageError{err}
-		}
+	// What can fail before the words are shown fails first.
+	if err := engine.CheckPaths(paths); err != nil {
+		return usageError{err}
 	}
-	pass, err := choosePassphrase(f.passphrase, f.words, os.Getenv)
-	if err != nil {
+	if err := f.extra.check(); err != nil {
 		return err
+	}
+	if f.maxFailures < 1 {
+		return usageError{fmt.Errorf("--max-failures must be at least 1")}
+	}
+	// Generated words and the identity are kept per offer, so the same
+	// command run again is the same sender (offerstate.go).
+	chosen := strings.TrimSpace(f.passphrase) != "" || strings.TrimSpace(os.Getenv(auth.EnvPassphrase)) != ""
+	offer, err := newOfferState(a.state(), paths)
+	if err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+	pass, prevFails, kept := offer.words(f.words, f.maxFailures)
+	if chosen || f.newWords || !kept {
+		prevFails = 0
+		if pass, err = choosePassphrase(f.passphrase, f.words, os.Getenv); err != nil {
+			return err
+		}
+		if !chosen {
+			if err := offer.keep(pass); err != nil {
+				return fmt.Errorf("state directory: %w", err)
+			}
+		}
 	}
 	u := a.newUI("send")
 	// The passphrase comes first, before any hashing.
 	words := pass.String()
 	u.json("passphrase", map[string]any{"passphrase": words, "command": "pcp receive " + words})
 	u.say("Passphrase: %s\nOn the receiving computer run:\n\n    pcp receive %s\n", words, words)
+	if kept && !chosen && !f.newWords {
+		u.say("(The same words as the last run of this command: a receiver that is still waiting continues. --new-words draws new ones.)\n")
+	}
 	if netOpts.NoDiscovery {
 		u.listenHint = func(addrs []string) {
 			if len(addrs) == 0 {
@@ -107,22 +139,36 @@ func (a *app) send(ctx context.Context, paths []string, f *sendFlags) error {
 			fmt.Fprintf(u.out, "for example:\n    pcp receive --direct %s %s\n\n", addrs[0], words)
 		}
 	}
-	if f.maxFailures < 1 {
-		return usageError{fmt.Errorf("--max-failures must be at least 1")}
+	events := sendEvents(u)
+	if !chosen {
+		// Wrong guesses against kept words count across restarts.
+		events = func(e engine.Event) {
+			if af, ok := e.(engine.AuthFailedEvent); ok {
+				_ = offer.setFailures(prevFails + af.Failures)
+			}
+			sendEvents(u)(e)
+		}
 	}
 	opts := engine.SendOptions{
 		Paths:           paths,
 		Passphrase:      pass,
-		MaxAuthFailures: f.maxFailures,
+		MaxAuthFailures: f.maxFailures - prevFails,
+		IdentityPath:    offer.identityPath(),
 		ManifestOut:     f.manifestOut,
 		Network:         netOpts,
-		Events:          u.event,
+		Events:          events,
 		Logger:          a.logger(),
 	}
 	if !f.noCache {
 		opts.HashCachePath = a.statePath(engine.HashCacheFile)
 	}
+	if err := f.extra.apply(&opts, u, words); err != nil {
+		return err
+	}
 	_, err = engine.Send(ctx, opts)
+	if err == nil || errors.Is(err, engine.ErrTooManyFailures) {
+		offer.forgetWords() // complete, or guessed at too often: new words next time
+	}
 	if errors.Is(err, engine.ErrNothingToSend) {
 		return reworded{"nothing to send: every path given was skipped (see above)", err}
 	}
@@ -131,7 +177,22 @@ func (a *app) send(ctx context.Context, paths []string, f *sendFlags) error {
 		u.hint("Run the same command again to offer the files as they are now; the receiver keeps what it has verified.")
 		return reworded{"offer ended: a file changed on disk after it was hashed (named above)", err}
 	} else if err != nil && ctx.Err() != nil {
-		u.hint("Stopped. Run the same command again to offer the files again; a receiver keeps what it has verified and resumes.")
+		u.hint("Stopped. Run the same command again to offer the files again with the same words: a receiver that is\n" +
+			"still waiting continues where it was; one that stopped keeps what it has verified and resumes.")
 	}
 	return err
+}
+
+// sendEvents renders what the sender's ui leaves to the send command: a
+// receiver that declined, after which the offer stands.
+func sendEvents(u *ui) func(engine.Event) {
+	return func(e engine.Event) {
+		d, ok := e.(engine.DeclinedEvent)
+		if !ok {
+			u.event(e)
+			return
+		}
+		u.json("declined", map[string]any{"peer": d.Peer})
+		u.say("A receiver (%s) declined the offer; still offering to others. Ctrl-C stops.", escape(shortPeer(d.Peer)))
+	}
 }

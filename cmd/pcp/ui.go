@@ -60,6 +60,33 @@ type ui struct {
 	listenHint func(addrs []string) // sender: print how to reach it (may be nil)
 	closed     map[*progressbar.ProgressBar]bool
 	changed    map[string]bool // SourceChangedEvent paths already shown
+	searchOpen bool            // a terminal search line is drawn (search.go)
+	lastSearch time.Time
+	hints      []string // advice, printed after the error line by fail
+	rateLimit  int64    // --limit-rate, bytes per second; 0 = none
+	hashStart  time.Time
+	// The transfer's own clock (xfer.go): from the last progress before
+	// data moved, so a wait for the receiver or its prompt is not counted.
+	xferStart  time.Time
+	xferBytes0 int64 // the bytes of the first progress event
+	xferMoved  bool
+	lastProg   engine.ProgressEvent
+	maxStreams int
+}
+
+// setRateLimit shows --limit-rate in the progress line.
+func (u *ui) setRateLimit(bps int64) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.rateLimit = bps
+}
+
+// limitText is " · limit 10 MiB/s" with --limit-rate, else "".
+func (u *ui) limitText(sep string) string {
+	if u.rateLimit <= 0 {
+		return ""
+	}
+	return sep + "limit " + humanRate(float64(u.rateLimit))
 }
 
 func newUI(mode outMode, out, errw io.Writer, role string) *ui {
@@ -95,6 +122,7 @@ func (u *ui) sayLocked(format string, args ...any) {
 // clearBars erases a live bar so a message can be printed cleanly; the bar
 // redraws on its next update.
 func (u *ui) clearBars() {
+	u.endSearchLine(false)
 	if u.bar != nil && !u.bar.IsFinished() {
 		_ = u.bar.Clear()
 	}
@@ -135,10 +163,30 @@ func (u *ui) jsonLocked(name string, fields map[string]any) {
 func (u *ui) fail(msg string, code int) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	u.endSearchLine(true)
 	u.finishBars(false)
 	u.jsonLocked("error", map[string]any{"error": msg, "code": code, "kind": exitKind(code)})
 	// The message may quote the peer (an Error frame, file names).
 	fmt.Fprintf(u.errw, "pcp: %s\n", escape(msg))
+	for _, h := range u.hints {
+		fmt.Fprintln(u.errw, h)
+	}
+	u.hints = nil
+}
+
+// advise keeps advice for the failure being reported: fail prints it after
+// the error line, on stderr in every mode.
+func (u *ui) advise(s string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.hints = append(u.hints, s)
+}
+
+// advised reports whether advice is waiting for fail.
+func (u *ui) advised() bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return len(u.hints) > 0
 }
 
 func (u *ui) finishBars(done bool) {
@@ -203,6 +251,8 @@ func (u *ui) event(e engine.Event) {
 		if u.role == "send" {
 			u.sayLocked("Ready: %s, %s (root %s). Waiting for the receiver…", plural(int64(e.Files), "file"), humanBytes(e.Bytes), shortRoot(e.Root))
 		}
+	case engine.SearchingEvent:
+		u.searching(e, now)
 	case engine.PeerFoundEvent:
 		u.jsonLocked("peer", map[string]any{"peer": e.Peer, "source": e.Source, "path": e.Path})
 		u.sayLocked("Found %s via %s, authenticating…", shortPeer(e.Peer), e.Source)
@@ -237,10 +287,7 @@ func (u *ui) event(e engine.Event) {
 			f["error"] = message(e.Err)
 		}
 		u.jsonLocked("reconnecting", f)
-		if e.Attempt == 1 || now.Sub(u.lastPlain) >= plainEvery {
-			u.lastPlain = now
-			u.sayLocked("Connection lost; reconnecting (attempt %d)…", e.Attempt)
-		}
+		u.reconnecting(e, now) // reconnect.go
 	case engine.AdvertisedEvent:
 		u.jsonLocked("advertised", map[string]any{"via": "dht", "addrs": nonNil(e.Addrs)})
 	case engine.HolePunchEvent:
@@ -253,7 +300,7 @@ func (u *ui) event(e engine.Event) {
 			u.sayLocked("Direct connection to %s (hole punched).", shortPeer(e.Peer))
 		}
 	case engine.DoneEvent:
-		u.done(e.Summary)
+		u.done(e.Summary, now)
 	case engine.SourceChangedEvent:
 		u.jsonLocked("source_changed", map[string]any{"path": e.Path})
 		if !u.changed[e.Path] { // every stream that hits it reports it
@@ -293,20 +340,7 @@ func (u *ui) hashing(e engine.HashingEvent, now time.Time) {
 		u.jsonLocked("hashing", map[string]any{"phase": e.Phase, "files": e.Files, "files_total": e.FilesTotal,
 			"bytes": e.Bytes, "bytes_total": e.BytesTotal, "current": e.Current})
 	case modeTTY:
-		if e.Phase != "hash" || e.BytesTotal <= 0 {
-			return
-		}
-		if u.hashBar == nil {
-			u.hashBar = u.newBar(e.BytesTotal, "")
-		}
-		if u.hashBar.IsFinished() {
-			return
-		}
-		if e.BytesTotal != u.hashBar.GetMax64() {
-			u.hashBar.ChangeMax64(e.BytesTotal)
-		}
-		u.hashBar.Describe(fmt.Sprintf("hashing %d/%d files %s", e.Files, e.FilesTotal, shorten(escape(e.Current), 30)))
-		_ = u.hashBar.Set64(min(e.Bytes, e.BytesTotal))
+		u.hashBarTTY(e, now)
 	default:
 		if now.Sub(u.lastHash) < plainEvery {
 			return
@@ -341,6 +375,7 @@ func (u *ui) updateRate(bytes int64, now time.Time) {
 }
 
 func (u *ui) progress(e engine.ProgressEvent, now time.Time) {
+	u.trackTransfer(e, now)
 	u.updateRate(e.Bytes, now)
 	switch u.mode {
 	case modeJSON:
@@ -348,13 +383,17 @@ func (u *ui) progress(e engine.ProgressEvent, now time.Time) {
 			return
 		}
 		u.lastJSON = now
-		u.jsonLocked("progress", map[string]any{"bytes": e.Bytes, "total_bytes": e.TotalBytes,
+		f := map[string]any{"bytes": e.Bytes, "total_bytes": e.TotalBytes,
 			"wire_bytes": e.WireBytes, "files": e.Files, "files_total": e.FilesTotal, "current": e.Current,
-			"path": e.Path, "streams": e.Streams, "rate": int64(u.rate)})
+			"path": e.Path, "streams": e.Streams, "rate": int64(u.rate)}
+		if u.rateLimit > 0 {
+			f["rate_limit"] = u.rateLimit
+		}
+		u.jsonLocked("progress", f)
 	case modeTTY:
 		span := e.TotalBytes - u.skipped
-		if span <= 0 {
-			return
+		if span <= 0 || !u.xferMoved {
+			return // no bar while waiting for the receiver's answer
 		}
 		if u.bar == nil || u.barMax != span {
 			if u.bar == nil {
@@ -367,15 +406,16 @@ func (u *ui) progress(e engine.ProgressEvent, now time.Time) {
 		if u.bar.IsFinished() {
 			return
 		}
-		u.bar.Describe(fmt.Sprintf("%d/%d files · %s · %d streams %s", e.Files, e.FilesTotal,
-			orUnknown(e.Path), e.Streams, shorten(escape(e.Current), 32)))
-		_ = u.bar.Set64(min(max(e.Bytes-u.skipped, 0), span))
+		u.bar.Describe(u.barText(e))
+		// The bar completes on Done (lastFrame), with the final counts: all
+		// bytes verified is not yet every file in place.
+		_ = u.bar.Set64(min(max(e.Bytes-u.skipped, 0), span-1))
 	default:
 		if now.Sub(u.lastPlain) < plainEvery {
 			return
 		}
 		u.lastPlain = now
-		fmt.Fprintln(u.out, plainProgress(u.role, e, u.rate))
+		fmt.Fprintln(u.out, plainProgress(u.role, e, u.rate)+u.limitText(", "))
 	}
 }
 
@@ -389,29 +429,36 @@ func plainProgress(role string, e engine.ProgressEvent, rate float64) string {
 	if rate > 0 && e.TotalBytes > e.Bytes {
 		eta = humanDuration(time.Duration(float64(e.TotalBytes-e.Bytes) / rate * float64(time.Second)))
 	}
-	return fmt.Sprintf("%s: %s of %s (%s), %s, ETA %s, files %d/%d, %s, %d streams", verb,
+	files := fmt.Sprintf("files %d/%d", e.Files, e.FilesTotal)
+	if role == "send" && e.Files == 0 { // the sender offers them; the receiver counts them done
+		files = plural(int64(e.FilesTotal), "file")
+	}
+	return fmt.Sprintf("%s: %s of %s (%s), %s, ETA %s, %s, %s, %d streams", verb,
 		humanBytes(e.Bytes), humanBytes(e.TotalBytes), percent(e.Bytes, e.TotalBytes), humanRate(rate), eta,
-		e.Files, e.FilesTotal, orUnknown(e.Path), e.Streams)
+		files, orUnknown(e.Path), e.Streams)
 }
 
-func (u *ui) done(s engine.Summary) {
+func (u *ui) done(s engine.Summary, now time.Time) {
+	u.lastFrame(s)
 	u.finishBars(true)
+	took := u.transferTime(s.Duration, now)
 	u.jsonLocked("done", map[string]any{
 		"root": s.Root, "files": s.Files, "manifest_bytes": s.ManifestBytes, "wire_bytes": s.WireBytes,
 		"fetched_bytes": s.FetchedBytes, "skipped_bytes": s.SkippedBytes, "chunks_fetched": s.ChunksFetched,
 		"chunks_refetched": s.ChunksRefetched, "reconnects": s.Reconnects,
 		"duration_ms": s.Duration.Milliseconds(), "duration": s.Duration.String(), "path": s.Path, "streams": s.Streams,
+		"transfer_ms": took.Milliseconds(),
 	})
 	if u.mode == modeJSON {
 		return
 	}
 	rate := ""
-	if s.Duration > 0 && s.FetchedBytes > 0 {
-		rate = fmt.Sprintf(" (%s)", humanRate(float64(s.FetchedBytes)/s.Duration.Seconds()))
+	if took > 0 && s.FetchedBytes > 0 {
+		rate = fmt.Sprintf(" (%s)", humanRate(float64(s.FetchedBytes)/took.Seconds()))
 	}
 	if u.role == "send" {
 		fmt.Fprintf(u.out, "Done: the receiver has all %s (%s). Sent %s over the wire in %s%s.\n",
-			plural(int64(s.Files), "file"), humanBytes(s.ManifestBytes), humanBytes(s.WireBytes), humanDuration(s.Duration), rate)
+			plural(int64(s.Files), "file"), humanBytes(s.ManifestBytes), humanBytes(s.WireBytes), humanDuration(took), rate)
 		return
 	}
 	var parts []string
@@ -427,7 +474,7 @@ func (u *ui) done(s engine.Summary) {
 	}
 	parts = append(parts, fmt.Sprintf("%s, %d streams", orUnknown(s.Path), s.Streams))
 	fmt.Fprintf(u.out, "Done: %s (%s) received and verified in %s%s; %s.\n",
-		plural(int64(s.Files), "file"), humanBytes(s.ManifestBytes), humanDuration(s.Duration), rate, strings.Join(parts, ", "))
+		plural(int64(s.Files), "file"), humanBytes(s.ManifestBytes), humanDuration(took), rate, strings.Join(parts, ", "))
 }
 
 func orUnknown(path string) string {

@@ -48,7 +48,10 @@ type HostOptions struct {
 	// Private makes a host with relays private from the start, whatever its
 	// addresses (for tests on loopback, where AutoNAT never decides).
 	Private bool
-	// NATPortMap asks the router for a port mapping (UPnP / NAT-PMP).
+	// NATPortMap asks the router for a port mapping (UPnP / NAT-PMP) and
+	// announces the mapped address once the router gives one (portmap.go).
+	// Off in the zero value; the hosts of send and receive turn it on
+	// unless the user opts out (--no-port-map).
 	NATPortMap bool
 	// Logger receives debug logs; nil = discard.
 	Logger *slog.Logger
@@ -117,7 +120,7 @@ func NewHost(opts HostOptions) (host.Host, error) {
 		}
 	}
 	if opts.NATPortMap {
-		o = append(o, libp2p.NATPortMap())
+		o = append(o, new(portMap).options()...)
 	}
 	h, err := libp2p.New(o...)
 	if err != nil {

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/pcp-p2p/pcp/engine"
+)
+
+// trackTransfer keeps the transfer's own clock. A receiver's progress
+// starts when it has accepted the offer. A sender's starts once a receiver
+// is authenticated, before its user has answered the prompt: its clock
+// starts at the last event before the bytes moved, so rates and times
+// count the transfer only. Called with u.mu held.
+func (u *ui) trackTransfer(e engine.ProgressEvent, now time.Time) {
+	if u.xferStart.IsZero() {
+		u.xferStart, u.xferBytes0 = now, e.Bytes
+		// A receiver's progress starts once it has accepted: it waits no more.
+		u.xferMoved = u.role != "send"
+	}
+	if !u.xferMoved {
+		if e.Bytes == u.xferBytes0 && e.Bytes < e.TotalBytes {
+			u.xferStart = now
+		} else {
+			u.xferMoved = true
+		}
+	}
+	u.lastProg = e
+	u.maxStreams = max(u.maxStreams, e.Streams)
+}
+
+// transferTime is how long data moved, or d (the engine's whole run) when
+// no progress was seen.
+func (u *ui) transferTime(d time.Duration, now time.Time) time.Duration {
+	if u.xferStart.IsZero() {
+		return d
+	}
+	return max(now.Sub(u.xferStart), time.Millisecond)
+}
+
+// barText is the live bar's description: files, path, streams, limit,
+// the file in progress. The sender cannot see which files the receiver
+// has finished, so it shows the count it offers.
+func (u *ui) barText(e engine.ProgressEvent) string {
+	files := fmt.Sprintf("%d/%d files", e.Files, e.FilesTotal)
+	if u.role == "send" && e.Files == 0 {
+		files = plural(int64(e.FilesTotal), "file")
+	}
+	return fmt.Sprintf("%s · %s · %s%s %s", files, orUnknown(e.Path), plural(int64(e.Streams), "stream"),
+		u.limitText(" · "), shorten(escape(e.Current), 32))
+}
+
+// lastFrame draws the bar's final frame with the totals of s before it is
+// closed: every file, the bytes of this run, the streams used.
+func (u *ui) lastFrame(s engine.Summary) {
+	if u.bar == nil || u.bar.IsFinished() {
+		return
+	}
+	e := u.lastProg
+	e.Files, e.FilesTotal, e.Current = s.Files, s.Files, ""
+	e.Streams = max(s.Streams, u.maxStreams)
+	if s.Path != "" {
+		e.Path = s.Path
+	}
+	if u.role == "send" {
+		e.Files = s.Files // the receiver has them all
+	}
+	u.bar.Describe(u.barText(e))
+	_ = u.bar.Set64(u.barMax)
+}
