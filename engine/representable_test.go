@@ -11,7 +11,7 @@ func TestRefusedErrorText(t *testing.T) {
 		{Path: "d/a.txt", Reason: manifest.ReasonCaseCollision, Other: "d/A.txt"},
 		{Path: "CON", Reason: manifest.ReasonReserved},
 	}}}
-	want := "the destination cannot hold some entries: [d/a.txt: differs only in case from d/A.txt CON: a reserved device name on Windows] and 5 more"
+	want := `the destination cannot hold some entries: "d/a.txt: differs only in case from d/A.txt", "CON: a reserved device name on Windows" and 5 more`
 	if e.Error() != want {
 		t.Errorf("Error() = %q\nwant %q", e.Error(), want)
 	}
