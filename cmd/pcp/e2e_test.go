@@ -231,15 +231,7 @@ func runPCP(t testing.TB, state, stdin string, args ...string) result {
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return result{code, out.String(), errb.String()}
+	return result{exitCodeOf(t, cmd.Run()), out.String(), errb.String()}
 }
 
 func writeFile(t testing.TB, path string, data []byte) {
@@ -595,18 +587,7 @@ func TestInterruptThenResume(t *testing.T) {
 	}
 	const size = 300 << 20
 	src := filepath.Join(t.TempDir(), "big")
-	if err := os.MkdirAll(src, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Create(filepath.Join(src, "blob.bin"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := rand.NewChaCha8([32]byte{7})
-	if _, err := io.CopyN(f, r, size); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	writeSeeded(t, filepath.Join(src, "blob.bin"), size, 7)
 	writeFile(t, filepath.Join(src, "small.txt"), []byte("small\n"))
 
 	s, words, addr := sender(t, src)
@@ -754,5 +735,35 @@ func TestHelpHasExamples(t *testing.T) {
 		if r.code != 0 || !strings.Contains(r.stdout, "Examples:") {
 			t.Errorf("pcp %s --help: exit %d, no examples:\n%s", c, r.code, r.stdout)
 		}
+	}
+}
+
+// exitCodeOf is the exit code of a finished child process (0 for a nil
+// error); any other error fails the test.
+func exitCodeOf(t testing.TB, err error) int {
+	t.Helper()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return 0
+}
+
+// writeSeeded writes size bytes of a ChaCha8 stream seeded with seed to
+// path, creating its directory.
+func writeSeeded(t testing.TB, path string, size int64, seed byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := io.CopyN(f, rand.NewChaCha8([32]byte{seed}), size); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -69,13 +69,5 @@ func runOnTTY(t *testing.T, state string, args ...string) (int, string) {
 		_ = cmd.Process.Kill()
 		t.Fatalf("pcp %v did not finish; it drew:\n%q", args, out.String())
 	}
-	err := cmd.Wait()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return code, out.String()
+	return exitCodeOf(t, cmd.Wait()), out.String()
 }

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"io"
-	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -21,17 +18,7 @@ func TestReceiverFollowsRestartedSender(t *testing.T) {
 	}
 	const size = 300 << 20
 	src := filepath.Join(t.TempDir(), "big")
-	if err := os.MkdirAll(src, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Create(filepath.Join(src, "blob.bin"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.CopyN(f, rand.NewChaCha8([32]byte{9}), size); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	writeSeeded(t, filepath.Join(src, "blob.bin"), size, 9)
 
 	sstate := t.TempDir()
 	s := start(t, sstate, nil, "send", "--json", "--no-discovery", "--listen", "/ip4/127.0.0.1/tcp/0", src)
