@@ -36,7 +36,9 @@
 //     wide are announced or kept from it: the public DHT never carries
 //     loopback or private addresses, a LAN or lab DHT carries private ones.
 //   - Relays (relays.go): a transfer-grade `pcp node` provides RelayKey.
-//     FindRelays yields those when there are any, else the routing table's
+//     FindRelays yields those when there are any, best first by the limits
+//     each states over RelayInfoProtocol (relayinfo.go; an answer is at most
+//     1 KiB and 3 s, validated by ParseRelayInfo), else the routing table's
 //     relay-capable peers (public relays: for meeting, not for data).
 //   - No busy loops: every DHT retry waits, 1 s doubling to 30 s (1 s for
 //     lookups, since a record may appear any moment), so a host with no

@@ -3,6 +3,8 @@ package discovery
 import (
 	"context"
 	"log/slog"
+	"sort"
+	"sync"
 	"time"
 
 	dht "github.com/libp2p/go-libp2p-kad-dht"
@@ -25,6 +27,9 @@ const (
 	relayReprovide = 12 * time.Hour
 	// relayLookupTimeout bounds one look for relays.
 	relayLookupTimeout = 10 * time.Second
+	// relayGather is how long FindRelays keeps collecting transfer-grade
+	// relays after the first, before it ranks and yields them.
+	relayGather = time.Second
 )
 
 // AdvertiseRelay provides RelayKey from a node's DHT once it has a routing
@@ -61,8 +66,10 @@ func AdvertiseRelay(ctx context.Context, d *dht.IpfsDHT, log *slog.Logger, provi
 
 // FindRelays looks for relays in h's DHT (shared with Advertise and Find)
 // and yields at most num, then closes the channel: the transfer-grade ones
-// under RelayKey when there are any, else relay-capable peers of the routing
-// table (public nodes, whose limited circuits are for meeting only). It
+// under RelayKey when there are any (gathered for relayGather after the
+// first, then ranked by their stated limits), else relay-capable peers of
+// the routing table (public nodes, whose limited circuits are for meeting
+// only). It
 // waits up to relayLookupTimeout for the routing table to fill.
 func FindRelays(ctx context.Context, h host.Host, opts Options, num int) <-chan peer.AddrInfo {
 	opts = opts.withDefaults()
@@ -83,15 +90,9 @@ func FindRelays(ctx context.Context, h host.Host, opts Options, num int) <-chan 
 			return
 		}
 		n := 0
-		for ai := range d.d.FindProvidersAsync(ctx, keyCID(RelayKey), num) {
-			if ai.ID == h.ID() {
-				continue
-			}
-			if len(ai.Addrs) == 0 {
-				ai.Addrs = h.Peerstore().Addrs(ai.ID)
-			}
-			if len(ai.Addrs) == 0 || !sendAddr(ctx, out, ai) {
-				continue
+		for _, ai := range rankRelays(ctx, h, transferRelays(ctx, h, d, num)) {
+			if !sendAddr(ctx, out, ai) {
+				return
 			}
 			n++
 		}
@@ -130,6 +131,68 @@ func (s *sharedDHT) waitRoutingTable(ctx context.Context, log *slog.Logger) bool
 		}
 	}
 	return true
+}
+
+// transferRelays collects at most num providers of RelayKey with
+// addresses: until the lookup ends, or relayGather after the first one.
+func transferRelays(ctx context.Context, h host.Host, d *sharedDHT, num int) []peer.AddrInfo {
+	var found []peer.AddrInfo
+	var gather <-chan time.Time
+	ch := d.d.FindProvidersAsync(ctx, keyCID(RelayKey), num)
+	for {
+		select {
+		case ai, ok := <-ch:
+			if !ok {
+				return found
+			}
+			if ai.ID == h.ID() {
+				continue
+			}
+			if len(ai.Addrs) == 0 {
+				ai.Addrs = h.Peerstore().Addrs(ai.ID)
+			}
+			if len(ai.Addrs) == 0 {
+				continue
+			}
+			found = append(found, ai)
+			if gather == nil {
+				gather = time.After(relayGather)
+			}
+		case <-gather:
+			return found
+		case <-ctx.Done():
+			return found
+		}
+	}
+}
+
+// rankRelays asks each relay for its limits (in parallel, each bounded by
+// relayInfoTimeout) and orders them best first (RelayInfo.better); a relay
+// that does not answer keeps its place after those that did.
+func rankRelays(ctx context.Context, h host.Host, relays []peer.AddrInfo) []peer.AddrInfo {
+	infos := make([]RelayInfo, len(relays))
+	var wg sync.WaitGroup
+	for i, ai := range relays {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h.Peerstore().AddAddrs(ai.ID, ai.Addrs, time.Minute)
+			if ri, err := QueryRelayInfo(ctx, h, ai.ID); err == nil {
+				infos[i] = ri
+			}
+		}()
+	}
+	wg.Wait()
+	idx := make([]int, len(relays))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return infos[idx[a]].better(infos[idx[b]]) })
+	out := make([]peer.AddrInfo, len(relays))
+	for i, j := range idx {
+		out[i] = relays[j]
+	}
+	return out
 }
 
 func sendAddr(ctx context.Context, out chan<- peer.AddrInfo, ai peer.AddrInfo) bool {

@@ -11,14 +11,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/pcp-p2p/pcp/discovery"
-	"github.com/pcp-p2p/pcp/engine/p2p"
 	"github.com/pcp-p2p/pcp/manifest"
 	"github.com/pcp-p2p/pcp/store"
 )
@@ -48,65 +45,6 @@ func DefaultStateDir() string {
 		return filepath.Join(home, ".local", "state", "pcp")
 	}
 	return filepath.Join(os.TempDir(), fmt.Sprintf("pcp-state-%d", os.Getuid()))
-}
-
-// NodeOptions configure RunNode. The zero value listens on all interfaces
-// with random ports and a fresh identity, and joins no other node.
-type NodeOptions struct {
-	ListenAddrs  []string // multiaddrs; nil = all interfaces (p2p.DefaultListenAddrs)
-	IdentityPath string   // key file, created if absent; "" = fresh identity
-	Bootstrap    []string // other nodes (multiaddrs with /p2p/) to join
-	// PublicLimits gives the relay libp2p's default limits (128 KiB and 2
-	// minutes per circuit), as public IPFS nodes have: peers meet through it
-	// but move no data. Otherwise the node is transfer-grade and provides
-	// discovery.RelayKey in the DHT, so that peers find it with no flag.
-	PublicLimits bool
-	// Advertised, if not nil, is called each time a transfer-grade node
-	// has provided discovery.RelayKey.
-	Advertised func()
-	Logger     *slog.Logger
-}
-
-// RelayKey is the DHT key under which transfer-grade nodes announce
-// themselves (discovery.RelayKey).
-const RelayKey = discovery.RelayKey
-
-// RunNode runs a bootstrap, DHT and relay node until ctx ends. ready, if
-// not nil, is called once with the node's full addresses (with /p2p/). It
-// returns nil when ctx ends after a successful start.
-func RunNode(ctx context.Context, opts NodeOptions, ready func(addrs []string)) error {
-	boot, err := p2p.ParseAddrInfos(opts.Bootstrap)
-	if err != nil {
-		return fmt.Errorf("--bootstrap: %w", err)
-	}
-	n, err := p2p.NewNode(ctx, p2p.NodeOptions{
-		ListenAddrs:  opts.ListenAddrs,
-		IdentityPath: opts.IdentityPath,
-		Bootstrap:    boot,
-		PublicLimits: opts.PublicLimits,
-		Logger:       opts.Logger,
-	})
-	if err != nil {
-		return err
-	}
-	defer n.Close()
-	if n.TransferGrade {
-		done := make(chan struct{})
-		defer func() { <-done }()
-		go func() {
-			defer close(done)
-			discovery.AdvertiseRelay(ctx, n.DHT, opts.Logger, opts.Advertised)
-		}()
-	}
-	if ready != nil {
-		var addrs []string
-		for _, a := range n.Addrs() {
-			addrs = append(addrs, a.String())
-		}
-		ready(addrs)
-	}
-	<-ctx.Done()
-	return nil
 }
 
 // Difference is one way a tree on disk differs from its manifest. Problem

@@ -58,7 +58,7 @@ func (o *p2pOpener) openData(ctx context.Context) (io.ReadWriteCloser, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		if p2p.LimitedOnly(o.h, o.info.ID) {
+		if p2p.MeetingOnly(o.h, o.info.ID) {
 			// Not down: waiting for a path that may carry data. open has
 			// waited for one already; give up once NoPathWait is spent.
 			o.mu.Lock()
@@ -109,7 +109,7 @@ func (o *p2pOpener) better(s io.ReadWriteCloser) bool {
 // left of NoPathWait while only limited connections exist (the wait starts
 // with the first attempt that finds them so).
 func (o *p2pOpener) openTimeout() time.Duration {
-	limited := p2p.LimitedOnly(o.h, o.info.ID)
+	limited := p2p.MeetingOnly(o.h, o.info.ID)
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if limited && o.limitedSince.IsZero() {

@@ -15,9 +15,17 @@ import (
 // receiver's options that reach the sender only through the relay's
 // circuit. On loopback no hole punch can happen (no public address), so
 // the relay is the only path.
-func relayPair(t *testing.T, ctx context.Context, public bool, src string) (ReceiveOptions, <-chan sendResult) {
+func relayPair(t *testing.T, ctx context.Context, no p2p.NodeOptions, src string) (ReceiveOptions, <-chan sendResult) {
 	t.Helper()
-	node, err := p2p.NewNode(ctx, p2p.NodeOptions{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, PublicLimits: public})
+	ro, res, _ := relayPairNode(t, ctx, no, src)
+	return ro, res
+}
+
+// relayPairNode is relayPair, returning the relay node too.
+func relayPairNode(t *testing.T, ctx context.Context, no p2p.NodeOptions, src string) (ReceiveOptions, <-chan sendResult, *p2p.Node) {
+	t.Helper()
+	no.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
+	node, err := p2p.NewNode(ctx, no)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +42,7 @@ func relayPair(t *testing.T, ctx context.Context, public bool, src string) (Rece
 	id := infos[0].ID
 	ro := recvOpts(pass, filepath.Join(t.TempDir(), "out"), []string{relay + "/p2p-circuit/p2p/" + id.String()})
 	ro.Network.FindTimeout = 30 * time.Second // the reservation comes first
-	return ro, res
+	return ro, res, node
 }
 
 // Over a public-like relay (libp2p's 128 KiB / 2 min circuits) the peers
@@ -45,7 +53,7 @@ func TestReceiveNoPathOverLimitedRelay(t *testing.T) {
 	defer cancel()
 	src := filepath.Join(t.TempDir(), "src")
 	writeRandom(t, filepath.Join(src, "big.bin"), 4<<20)
-	ro, res := relayPair(t, ctx, true, src)
+	ro, res := relayPair(t, ctx, p2p.NodeOptions{PublicLimits: true}, src)
 	ro.noPathWait = 2 * time.Second
 	var progressed int64
 	var authPath string
@@ -79,7 +87,7 @@ func TestReceiveOverTransferRelay(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "src")
 	writeRandom(t, filepath.Join(src, "big.bin"), 4<<20)
 	writeRandom(t, filepath.Join(src, "d", "small.bin"), 1000)
-	ro, res := relayPair(t, ctx, false, src)
+	ro, res := relayPair(t, ctx, p2p.NodeOptions{}, src)
 	sum, err := Receive(ctx, ro)
 	if err != nil {
 		t.Fatalf("Receive: %v", err)
@@ -89,6 +97,37 @@ func TestReceiveOverTransferRelay(t *testing.T) {
 	}
 	if sum.Path != p2p.PathRelayed {
 		t.Errorf("done over %q, want relayed", sum.Path)
+	}
+	assertSameTree(t, src, filepath.Join(ro.Dest, "src"))
+}
+
+// A relay whose operator limits each circuit (here to the least that is
+// still transfer-grade: 64 MiB each way, 10 minutes) carries data: its
+// circuits are Limited, but data streams open on them, and when the relay
+// ends a circuit at its data limit the receiver resumes on another path
+// (on loopback, where nothing stops a direct dial once identify has told
+// the sender's addresses, a direct one). The operator's rate limit sees
+// every relayed byte: a full circuit's worth of data passed it.
+func TestReceiveOverOperatorLimitedRelay(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	src := filepath.Join(t.TempDir(), "src")
+	const size = p2p.MinTransferCircuitData + 8<<20
+	writeRandom(t, filepath.Join(src, "big.bin"), size)
+	limits := p2p.RelayLimits{CircuitData: p2p.MinTransferCircuitData, CircuitDuration: p2p.MinTransferCircuitDuration, Rate: 1 << 40}
+	ro, res, node := relayPairNode(t, ctx, p2p.NodeOptions{Limits: limits}, src)
+	sum, err := Receive(ctx, ro)
+	if err != nil {
+		t.Fatalf("Receive: %v", err)
+	}
+	if sr := <-res; sr.err != nil {
+		t.Fatalf("Send: %v", sr.err)
+	}
+	if sum.Reconnects < 1 {
+		t.Errorf("%d reconnects: the %d-byte payload should have outlasted a %d-byte circuit", sum.Reconnects, size, limits.CircuitData)
+	}
+	if got := node.RateLimitedBytes(); got < limits.CircuitData {
+		t.Errorf("%d bytes passed the relay's rate limit, less than one %d-byte circuit: data did not flow over the limited circuit", got, limits.CircuitData)
 	}
 	assertSameTree(t, src, filepath.Join(ro.Dest, "src"))
 }

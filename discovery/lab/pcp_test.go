@@ -31,6 +31,9 @@ type pcpOpts struct {
 	// PublicLimits (StartNode only) runs the node's relay with libp2p's
 	// default limits, like a public IPFS node: for meeting, not for data.
 	PublicLimits bool
+	// NodeArgs (StartNode only) are more `pcp node` flags, e.g. an
+	// operator's relay limits.
+	NodeArgs []string
 }
 
 // StartPCP runs `pcp --json -v args...` in host with its own state
@@ -63,6 +66,7 @@ func (l *Lab) StartNode(ctx context.Context, host string, o pcpOpts, bootstrap .
 	if o.PublicLimits {
 		args = append(args, "--public-limits")
 	}
+	args = append(args, o.NodeArgs...)
 	p, _ := l.StartPCP(host, host, o, args...)
 	ev := p.MustEvent(ctx, "node", nil)
 	addrs := ev.Strs("addrs")

@@ -17,13 +17,17 @@ import (
 // reachNet starts p1..pN as public-like DHT nodes, all joined through p1,
 // and, if transfer, makes the last one transfer-grade. It returns p1's
 // addresses, the only ones the peers are given.
-func reachNet(ctx context.Context, t *testing.T, l *Lab, transfer bool) []string {
+func reachNet(ctx context.Context, t *testing.T, l *Lab, transfer bool, transferArgs ...string) []string {
 	t.Helper()
 	nodes := l.Nodes()
 	var boot []string
 	for i, n := range nodes {
 		tg := transfer && i == len(nodes)-1
-		p, addrs := l.StartNode(ctx, n, pcpOpts{PublicCIDR: LabInternet, PublicLimits: !tg}, boot...)
+		o := pcpOpts{PublicCIDR: LabInternet, PublicLimits: !tg}
+		if tg {
+			o.NodeArgs = transferArgs
+		}
+		p, addrs := l.StartNode(ctx, n, o, boot...)
 		if i == 0 {
 			boot = addrs
 		}
@@ -179,6 +183,31 @@ func TestLabReachBackToBack(t *testing.T) {
 		}
 		tr.checkReceived(ctx, t)
 	}
+}
+
+// cone / symmetric, and the transfer-grade node in the DHT has an
+// operator's limits (a rate, bytes and time per circuit): its circuits are
+// Limited, but transfer-grade, so the data flows through it, and arrives
+// exact. The node's rate limit is generous enough not to slow the test.
+func TestLabReachOperatorLimitedRelay(t *testing.T) {
+	l := NewLab(t, Config{NATA: NATCone, NATC: NATSymmetric, Nodes: 3})
+	ctx := scenarioCtx(t, 120*time.Second)
+	boot := reachNet(ctx, t, l, true, "--relay-rate", "1G", "--circuit-data", "64M", "--circuit-duration", "10m")
+	tr := reachPair(ctx, t, l, boot, bigTree(8<<20), 17, false)
+	tr.done = tr.recv.MustEvent(ctx, "done", nil)
+	tr.recv.MustExit(ctx, 0)
+	tr.sender.MustExit(ctx, 0)
+	total := tr.done.Int("manifest_bytes")
+	rx, tx := l.LinkBytes("p3")
+	t.Logf("done over %s in %s; operator-limited relay p3 rx %d tx %d (payload %d)",
+		tr.done.Str("path"), tr.done.Str("duration"), rx, tx, total)
+	if p := tr.done.Str("path"); p != "relayed" {
+		t.Errorf("done path %q, want relayed", p)
+	}
+	if rx < total || tx < total {
+		t.Errorf("the operator-limited relay p3 carried rx %d / tx %d bytes, less than the %d-byte payload", rx, tx, total)
+	}
+	tr.checkReceived(ctx, t)
 }
 
 func maxTime(a, b time.Time) time.Time {

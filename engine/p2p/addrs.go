@@ -74,12 +74,13 @@ func IsRelayed(c network.Conn) bool {
 	return err == nil
 }
 
-// LimitedOnly reports whether every live connection to p is limited (a
-// relay with per-circuit limits), and there is at least one.
-func LimitedOnly(h host.Host, p peer.ID) bool {
+// MeetingOnly reports whether every live connection to p is for meeting
+// only (a circuit of a relay whose per-circuit limits are below transfer
+// grade, see TransferGrade), and there is at least one.
+func MeetingOnly(h host.Host, p peer.ID) bool {
 	conns := h.Network().ConnsToPeer(p)
 	for _, c := range conns {
-		if !c.Stat().Limited {
+		if TransferGrade(c) {
 			return false
 		}
 	}

@@ -13,14 +13,22 @@
 //     (Upgrade). Relays from --relay and from a RelaySource (the DHT) feed
 //     autorelay, which reserves at once; a host on a machine with no public
 //     interface address is private from the start. NAT port mapping
-//     (UPnP/NAT-PMP) is off unless asked for.
+//     (UPnP/NAT-PMP, portmap.go) is on unless turned off.
 //   - A relayed connection is Limited when its relay set a per-circuit limit.
-//     A transfer-grade node (NodeRelayResources) sets none, so its relayed
-//     connections are not Limited and carry data; a public-like one
-//     (PublicRelayResources, libp2p's 128 KiB / 2 min) is for meeting only:
-//     callers open meeting streams with network.WithAllowLimitedConn and data
-//     streams without it. The swarm prefers an unlimited connection to a
-//     limited one, and a direct one to a relayed one.
+//     A connection is TransferGrade (may carry data) when it is not Limited,
+//     or when the limits its relay sent in the circuit handshake reach
+//     MinTransferCircuitData and MinTransferCircuitDuration. A transfer-grade
+//     node without an operator's limits sets none; one with them
+//     (RelayLimits: rate, data and time per circuit, circuit and reservation
+//     counts) is still transfer-grade, and Check refuses limits below it. A
+//     public-like relay (PublicRelayResources, libp2p's 128 KiB / 2 min) is
+//     for meeting only. Callers open meeting streams with
+//     network.WithAllowLimitedConn; data streams on an unlimited connection,
+//     or with NewStreamOn on a TransferCircuit, never on a meeting-only one.
+//     The swarm prefers an unlimited connection to a limited one, and a
+//     direct one to a relayed one.
+//   - A node's Rate is enforced on its relay's hop streams (relayrate.go):
+//     every relayed byte passes one token bucket once.
 //   - A node's identity is a libp2p private key persisted, marshalled with
 //     crypto.MarshalPrivateKey, in a file of mode 0600; the same file yields
 //     the same peer ID across restarts.

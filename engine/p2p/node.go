@@ -15,20 +15,11 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 )
 
-// NodeRelayResources are the relay resources of a transfer-grade node: no
-// per-circuit limit on data or time, so its relayed connections are not
-// Limited and carry data streams (see the package doc). What bounds it is
-// the number of reservations and circuits.
-func NodeRelayResources() relayv2.Resources {
-	r := relayv2.DefaultResources()
-	r.Limit = nil
-	r.MaxReservations = 256
-	r.MaxCircuits = 16          // open circuits per peer
-	r.BufferSize = 64 << 10     // the default 2 KiB costs a syscall per 2 KiB
-	r.MaxReservationsPerIP = 16 // peers behind one NAT share an IP
-	r.MaxReservationsPerASN = 64
-	return r
-}
+// NodeRelayResources are the relay resources of a transfer-grade node
+// without operator limits: no per-circuit limit on data or time, so its
+// relayed connections are not Limited and carry data streams (see the
+// package doc). What bounds it is the number of reservations and circuits.
+func NodeRelayResources() relayv2.Resources { return RelayLimits{}.resources() }
 
 // PublicRelayResources are libp2p's defaults, as public IPFS nodes run
 // them: 128 KiB and 2 minutes per circuit. Such a relay is for meeting (PAKE,
@@ -51,6 +42,9 @@ type NodeOptions struct {
 	// NodeRelayResources: a node that behaves like a public IPFS node, for
 	// the lab. Such a node does not call itself transfer-grade.
 	PublicLimits bool
+	// Limits are the operator's limits for a transfer-grade relay (ignored
+	// with PublicLimits); NewNode refuses limits that fail Limits.Check.
+	Limits RelayLimits
 	// Logger receives debug logs; nil = discard.
 	Logger *slog.Logger
 }
@@ -64,7 +58,11 @@ type Node struct {
 	Relay *relayv2.Relay
 	// TransferGrade: the relay has no per-circuit limit (not PublicLimits).
 	TransferGrade bool
-	log           *slog.Logger
+	// Limits are the relay's limits as in force, circuit and reservation
+	// counts filled in (zero for PublicLimits).
+	Limits RelayLimits
+	rate   *relayRate // nil without Limits.Rate
+	log    *slog.Logger
 }
 
 // NewNode starts a node. It returns once the host listens and the DHT and
@@ -73,6 +71,12 @@ type Node struct {
 // while its routing table is empty).
 func NewNode(ctx context.Context, opts NodeOptions) (*Node, error) {
 	log := discard(opts.Logger)
+	if opts.PublicLimits {
+		opts.Limits = RelayLimits{}
+	}
+	if err := opts.Limits.Check(); err != nil {
+		return nil, fmt.Errorf("p2p: node relay: %w", err)
+	}
 	var id crypto.PrivKey
 	if opts.IdentityPath != "" {
 		k, err := LoadOrCreateIdentity(opts.IdentityPath)
@@ -90,11 +94,17 @@ func NewNode(ctx context.Context, opts NodeOptions) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("p2p: node host: %w", err)
 	}
-	res := NodeRelayResources()
+	res := opts.Limits.resources()
 	if opts.PublicLimits {
 		res = PublicRelayResources()
 	}
-	r, err := relayv2.New(h, relayv2.WithResources(res))
+	var relayHost host.Host = h
+	var rr *relayRate
+	if opts.Limits.Rate > 0 {
+		rr = newRelayRate(opts.Limits.Rate)
+		relayHost = rateHost{Host: h, r: rr}
+	}
+	r, err := relayv2.New(relayHost, relayv2.WithResources(res))
 	if err != nil {
 		h.Close()
 		return nil, fmt.Errorf("p2p: node relay: %w", err)
@@ -108,7 +118,10 @@ func NewNode(ctx context.Context, opts NodeOptions) (*Node, error) {
 		h.Close()
 		return nil, fmt.Errorf("p2p: node dht: %w", err)
 	}
-	n := &Node{Host: h, DHT: d, Relay: r, TransferGrade: !opts.PublicLimits, log: log}
+	n := &Node{Host: h, DHT: d, Relay: r, TransferGrade: !opts.PublicLimits, Limits: opts.Limits, rate: rr, log: log}
+	if n.TransferGrade {
+		n.Limits.Circuits, n.Limits.Reservations = res.MaxCircuits, res.MaxReservations
+	}
 	for _, b := range opts.Bootstrap {
 		go func() {
 			if err := h.Connect(ctx, b); err != nil {
@@ -137,6 +150,15 @@ func (n *Node) Addrs() []ma.Multiaddr {
 // AddrInfo returns the node's peer ID and addresses.
 func (n *Node) AddrInfo() peer.AddrInfo {
 	return peer.AddrInfo{ID: n.Host.ID(), Addrs: n.Host.Addrs()}
+}
+
+// RateLimitedBytes are the relayed bytes that passed the node's rate limit
+// (0 without Limits.Rate).
+func (n *Node) RateLimitedBytes() int64 {
+	if n.rate == nil {
+		return 0
+	}
+	return n.rate.passed.Load()
 }
 
 // Close stops the DHT, the relay and the host.
