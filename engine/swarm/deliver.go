@@ -1,0 +1,142 @@
+package swarm
+
+import (
+	"fmt"
+	"slices"
+)
+
+// launch records batch as in flight at p and starts the Fetch call. s.mu
+// is held.
+func (s *Scheduler) launch(p *Peer, chunks []uint32, bytes int64) {
+	for _, i := range chunks {
+		f := s.flights[i]
+		if f == nil {
+			f = &flight{}
+			s.flights[i] = f
+		}
+		f.holders = append(f.holders, p)
+	}
+	p.out += bytes
+	p.calls++
+	s.out += bytes
+	s.maxOut = max(s.maxOut, s.out)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		err := p.src.Fetch(p.ctx, chunks, func(i uint32, data []byte) { s.got(p, i, data) })
+		s.fetched(p, chunks, err)
+	}()
+}
+
+// got handles one chunk p delivered: verified once, the first copy to
+// arrive; a later copy, a copy from a dropped source, or one Run no longer
+// wants is discarded unverified.
+func (s *Scheduler) got(p *Peer, i uint32, data []byte) {
+	s.mu.Lock()
+	f := s.flights[i]
+	if f == nil || !f.holds(p) {
+		s.mu.Unlock() // not asked of p, or delivered twice: ignored
+		return
+	}
+	if s.done.Has(i) || f.verifying || p.err != nil || s.stopped {
+		if s.done.Has(i) {
+			s.dups++
+		}
+		s.release(p, i, f)
+		s.mu.Unlock()
+		s.signal()
+		return
+	}
+	f.verifying = true
+	s.mu.Unlock()
+
+	ok, err := s.verify(i, data)
+
+	s.mu.Lock()
+	defer s.signal()
+	defer s.mu.Unlock()
+	f.verifying = false
+	c := s.cost(i)
+	switch {
+	case err != nil:
+		if s.err == nil {
+			s.err = err
+		}
+	case ok:
+		s.done.Add(i)
+		s.left--
+		p.delivered++
+		p.bytes += c
+		p.grow(c)
+		for _, q := range f.holders {
+			if q != p { // q was asked first and was slower
+				q.stolen++
+				q.shrink()
+			}
+		}
+	default:
+		p.bad++
+		p.shrink()
+		s.exclude[i] = append(s.exclude[i], p)
+		s.log.Debug("chunk failed verification", "source", p.id, "chunk", i, "failures", p.bad)
+		if p.bad >= s.maxBad {
+			s.drop(p, fmt.Errorf("%w (%d chunks)", ErrTooManyBad, p.bad))
+		}
+	}
+	s.release(p, i, f)
+}
+
+// fetched ends one Fetch call: chunks p did not deliver go back to wait
+// for another source, and a call that failed, or returned without
+// delivering them all, drops p.
+func (s *Scheduler) fetched(p *Peer, chunks []uint32, err error) {
+	s.mu.Lock()
+	missed := 0
+	for _, i := range chunks {
+		if f := s.flights[i]; f != nil && f.holds(p) {
+			s.release(p, i, f)
+			missed++
+		}
+	}
+	p.calls--
+	if !s.stopped && p.err == nil {
+		switch {
+		case err != nil:
+			s.drop(p, err)
+		case missed > 0:
+			s.drop(p, fmt.Errorf("swarm: source returned without %d of %d chunks asked", missed, len(chunks)))
+		}
+	}
+	s.mu.Unlock()
+	s.signal()
+}
+
+// release ends chunk i's flight at p: p's and the global window get its
+// cost back, and a chunk in flight nowhere else that is not done waits
+// again. s.mu is held.
+func (s *Scheduler) release(p *Peer, i uint32, f *flight) {
+	k := slices.Index(f.holders, p)
+	f.holders = slices.Delete(f.holders, k, k+1)
+	c := s.cost(i)
+	p.out -= c
+	s.out -= c
+	if len(f.holders) > 0 || f.verifying {
+		return
+	}
+	delete(s.flights, i)
+	if !s.done.Has(i) {
+		s.pending.Add(i)
+		s.waiting++
+		s.lo = min(s.lo, int(i/64))
+	}
+}
+
+// drop stops asking p for anything: its Fetch calls are cancelled, and
+// what they had in flight waits for the other sources. s.mu is held.
+func (s *Scheduler) drop(p *Peer, err error) {
+	p.err = err
+	if p.cancel != nil {
+		p.cancel()
+	}
+	s.log.Debug("source dropped", "source", p.id, "err", err)
+}

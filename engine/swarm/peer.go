@@ -1,0 +1,112 @@
+package swarm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/pcp-p2p/pcp/engine/wire"
+)
+
+// Peer is a source added to a Scheduler: the handle its transport uses to
+// pass on have-map updates. Its fields are guarded by the scheduler's
+// mutex.
+type Peer struct {
+	s      *Scheduler
+	id     int
+	src    Source
+	have   *Set
+	ctx    context.Context // ends when the peer is dropped or Run ends
+	cancel context.CancelFunc
+
+	window    int64 // bytes it may have in flight
+	maxWindow int64
+	out       int64 // bytes in flight
+	calls     int   // Fetch calls running
+	delivered int
+	bytes     int64
+	bad       int
+	stolen    int
+	err       error // why it was dropped; nil while it serves
+}
+
+// Have records chunks the source newly holds (a HaveUpdate frame): they
+// become eligible at once.
+func (p *Peer) Have(chunks ...uint32) error {
+	s := p.s
+	s.mu.Lock()
+	for _, i := range chunks {
+		if i >= p.have.Len() {
+			s.mu.Unlock()
+			return fmt.Errorf("swarm: have-update of chunk %d in a manifest of %d", i, p.have.Len())
+		}
+		p.have.Add(i)
+	}
+	s.mu.Unlock()
+	s.signal()
+	return nil
+}
+
+// HaveMap records the chunks a HaveMap frame says the source holds.
+func (p *Peer) HaveMap(h wire.HaveMap) error {
+	s := p.s
+	s.mu.Lock()
+	err := p.have.AddHaveMap(h)
+	s.mu.Unlock()
+	s.signal()
+	return err
+}
+
+// Leave drops the source (its connection closed, say): it is asked for
+// nothing more, its Fetch calls are cancelled and what they had in flight
+// goes to the other sources. err is reported in its Stats.
+func (p *Peer) Leave(err error) {
+	s := p.s
+	s.mu.Lock()
+	if p.err == nil {
+		if err == nil {
+			err = errLeft
+		}
+		s.drop(p, err)
+	}
+	s.mu.Unlock()
+	s.signal()
+}
+
+// errLeft is Leave's error when it is given none.
+var errLeft = errors.New("swarm: the source left")
+
+// PeerStats is one source's account.
+type PeerStats struct {
+	Delivered int   // chunks verified from this source
+	Bytes     int64 // their cost
+	Bad       int   // chunks that failed verification
+	// Stolen counts chunks this source was asked for that another source
+	// delivered first (endgame): each halved its window.
+	Stolen    int
+	Window    int64 // its window now
+	MaxWindow int64 // the largest its window grew
+	Err       error // why it was dropped; nil while it serves
+}
+
+// Stats returns the source's counters.
+func (p *Peer) Stats() PeerStats {
+	p.s.mu.Lock()
+	defer p.s.mu.Unlock()
+	return PeerStats{
+		Delivered: p.delivered, Bytes: p.bytes, Bad: p.bad, Stolen: p.stolen,
+		Window: p.window, MaxWindow: p.maxWindow, Err: p.err,
+	}
+}
+
+// grow widens the window by a verified chunk's cost (slow start: it doubles
+// each time a window's worth is verified), up to the global window.
+func (p *Peer) grow(n int64) {
+	p.window = min(p.window+n, p.s.window)
+	p.maxWindow = max(p.maxWindow, p.window)
+}
+
+// shrink halves the window, to no less than two chunks.
+func (p *Peer) shrink() {
+	p.window = max(p.window/2, p.s.minWin)
+}

@@ -1,0 +1,166 @@
+package swarm
+
+import (
+	"context"
+	"math/bits"
+	"slices"
+)
+
+// Run fetches every needed chunk from the sources and returns nil once each
+// one was verified; a *NoSourceError when chunks are missing, nothing is
+// in flight and no source left may be asked for any of them; Verify's
+// error; or ctx's. Add the first sources before Run. Run waits for every
+// Fetch call it made to return before it returns.
+func (s *Scheduler) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	s.mu.Lock()
+	s.runCtx = ctx
+	for _, p := range s.peers {
+		if p.ctx == nil {
+			p.ctx, p.cancel = context.WithCancel(ctx)
+		}
+	}
+	var err error
+	for {
+		if s.err != nil {
+			err = s.err
+			break
+		}
+		if s.left == 0 {
+			break
+		}
+		s.dispatch()
+		if len(s.flights) == 0 {
+			// Nothing in flight, and no source took work: none may be
+			// asked for any missing chunk.
+			err = &NoSourceError{Missing: s.left}
+			break
+		}
+		s.mu.Unlock()
+		select {
+		case <-s.wake:
+		case <-ctx.Done():
+		}
+		s.mu.Lock()
+		if ctx.Err() != nil {
+			err = ctx.Err()
+			break
+		}
+	}
+	s.stopped = true
+	s.mu.Unlock()
+	cancel()
+	s.wg.Wait()
+	return err
+}
+
+// dispatch gives every live source as much work as its window and the
+// global window allow, starting with a different source each time. s.mu
+// is held.
+func (s *Scheduler) dispatch() {
+	n := len(s.peers)
+	s.turn++
+	for k := 0; k < n; k++ {
+		p := s.peers[(s.turn+k)%n]
+		for p.err == nil {
+			batch, bytes := s.pick(p)
+			if len(batch) == 0 {
+				break
+			}
+			s.launch(p, batch, bytes)
+		}
+	}
+}
+
+// budget is how many bytes the next batch for p may cost, or 0 when p
+// should wait: a source with work in flight gets a new batch only once
+// half its window is free, so that batches stay large.
+func (s *Scheduler) budget(p *Peer) int64 {
+	free := p.window - p.out
+	if p.out > 0 && free < p.window/2 {
+		return 0
+	}
+	half := max(p.window/2, s.unit)
+	return max(min(free, half, s.window-s.out), 0)
+}
+
+// batch is a Fetch call being put together.
+type batch struct {
+	budget int64
+	max    int
+	chunks []uint32
+	bytes  int64
+}
+
+// take adds chunk i of cost c if it fits.
+func (b *batch) take(i uint32, c int64) bool {
+	if b.bytes+c > b.budget || len(b.chunks) == b.max {
+		return false
+	}
+	b.chunks = append(b.chunks, i)
+	b.bytes += c
+	return true
+}
+
+// pick chooses p's next batch: the lowest-numbered waiting chunks p holds
+// and has not failed, in order; when no chunk waits at all, chunks in
+// flight at one other source (the endgame: a stalled source cannot hold
+// the transfer back). s.mu is held.
+func (s *Scheduler) pick(p *Peer) ([]uint32, int64) {
+	b := batch{budget: s.budget(p), max: s.batch}
+	if b.budget == 0 {
+		return nil, 0
+	}
+	pw, hw := s.pending.w, p.have.w
+	for s.lo < len(pw) && pw[s.lo] == 0 {
+		s.lo++
+	}
+scan:
+	for k := s.lo; k < len(pw); k++ {
+		for w := pw[k] & hw[k]; w != 0; w &= w - 1 {
+			i := uint32(k*64 + bits.TrailingZeros64(w))
+			if s.excluded(i, p) {
+				continue
+			}
+			if !b.take(i, s.cost(i)) {
+				break scan
+			}
+		}
+	}
+	if len(b.chunks) > 0 {
+		for _, i := range b.chunks {
+			s.pending.Remove(i)
+		}
+		s.waiting -= len(b.chunks)
+		return b.chunks, b.bytes
+	}
+	if s.waiting == 0 {
+		s.endgame(p, &b)
+	}
+	return b.chunks, b.bytes
+}
+
+// endgame fills b with chunks in flight at exactly one other source that p
+// holds and has not failed, lowest first. s.mu is held.
+func (s *Scheduler) endgame(p *Peer, b *batch) {
+	var cand []uint32
+	for i, f := range s.flights {
+		if len(f.holders) == 1 && f.holders[0] != p && !f.verifying && !s.done.Has(i) &&
+			p.have.Has(i) && !s.excluded(i, p) {
+			cand = append(cand, i)
+		}
+	}
+	slices.Sort(cand)
+	for _, i := range cand {
+		if !b.take(i, s.cost(i)) {
+			return
+		}
+	}
+}
+
+func (s *Scheduler) excluded(i uint32, p *Peer) bool {
+	if len(s.exclude) == 0 {
+		return false
+	}
+	return slices.Contains(s.exclude[i], p)
+}
