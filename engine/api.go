@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/pcp-p2p/pcp/auth"
 	"github.com/pcp-p2p/pcp/engine/wire"
 	"github.com/pcp-p2p/pcp/manifest"
@@ -81,7 +83,10 @@ type NetworkOptions struct {
 
 // SendOptions configure Send. Zero values are sane defaults.
 type SendOptions struct {
-	Paths      []string
+	Paths []string
+	// Text, if not "", is sent as a short message instead of Paths (at
+	// most MaxTextSize bytes; see text.go): the receiver prints it.
+	Text       string
 	Passphrase auth.Passphrase
 	// MaxAuthFailures stops the sender after this many failed handshakes; 0 = 3.
 	MaxAuthFailures int
@@ -143,9 +148,14 @@ type ReceiveOptions struct {
 	// RateLimit caps the bytes read per second over all data streams;
 	// 0 = no limit.
 	RateLimit int64
-	Network   NetworkOptions
-	Events    func(Event)
-	Logger    *slog.Logger
+	// Select is the part of the offer to receive (see NewSelection); the
+	// zero value takes all of it, or what an earlier run of the same
+	// transfer selected (the resume log records it). A selection joins
+	// the recorded one: what was selected stays selected.
+	Select  Selection
+	Network NetworkOptions
+	Events  func(Event)
+	Logger  *slog.Logger
 
 	// stall, set only by this package's tests, replaces stallTimeout.
 	stall time.Duration
@@ -156,6 +166,11 @@ type ReceiveOptions struct {
 	manifestIdle time.Duration
 	// noPathWait, set only by this package's tests, replaces NoPathWait.
 	noPathWait time.Duration
+	// afterAuth, set only by this package's tests, runs once the sender has
+	// passed PAKE. On loopback no hole punch can happen (there is no public
+	// address to punch to), so a test dials the sender directly here to
+	// stand in for one.
+	afterAuth func(host.Host, peer.ID)
 	// limit paces the data streams (RateLimit), shared by all of them.
 	limit *rateLimit
 	// freeSpace, set only by this package's tests, replaces freeSpace.
@@ -194,6 +209,15 @@ type Offer struct {
 	RefusedCount int
 	Peer         string
 	Path         string // "direct" or "relayed"
+	// Selection is the part of the offer received: ReceiveOptions.Select
+	// joined with RecordedSelection, the one an earlier run of this
+	// transfer recorded (zero: none). Files, Dirs and TotalBytes count the
+	// whole offer, SelectedFiles and SelectedBytes the selected part (all
+	// of it, without a selection); PresentBytes, ResumeBytes and the
+	// conflicts count only selected entries.
+	Selection, RecordedSelection Selection
+	SelectedFiles                int
+	SelectedBytes                int64
 }
 
 // Summary reports a finished (or stopped) transfer.
@@ -209,10 +233,17 @@ type Summary struct {
 	Reconnects      int
 	Duration        time.Duration
 	Path            string // "direct" or "relayed"
+	Transport       string // of the direct path: "tcp", "quic" or "" (see p2p.TransportOf)
 	Streams         int
 	// SkippedFiles (receiver) are files that differ at the destination
 	// and were left as they are (SkipExisting or ResolveSkip).
 	SkippedFiles int
+	// Partial (receiver): a selection left entries out; SelectedFiles
+	// of Files (SelectedBytes of ManifestBytes) were received. Without
+	// one, they equal Files and ManifestBytes.
+	Partial       bool
+	SelectedFiles int
+	SelectedBytes int64
 }
 
 // Event is one of the *Event types below.
@@ -274,6 +305,7 @@ type ProgressEvent struct {
 	Files, FilesTotal int
 	Current           string
 	Path              string
+	Transport         string // "tcp", "quic" or "" (see p2p.TransportOf)
 	Streams           int
 }
 

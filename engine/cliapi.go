@@ -72,6 +72,12 @@ type VerifyTarget struct {
 	Dir   string // the directory the manifest's paths are relative to
 	Files int    // regular files checked
 	Bytes int64  // bytes to hash
+	// Selection is the part of the transfer that was received (the resume
+	// log records it), zero if all: the NotSelectedFiles files
+	// (NotSelectedBytes) outside it are not checked.
+	Selection        Selection
+	NotSelectedFiles int
+	NotSelectedBytes int64
 }
 
 // Verify re-checks the tree at dir against a manifest and returns every
@@ -116,8 +122,20 @@ func Verify(ctx context.Context, dir string, opts VerifyOptions, progress func(b
 		defer st.Close()
 		t = st
 	}
+	tgt := VerifyTarget{Root: root.String(), Dir: base}
+	t, closePart, err := verifyPart(ctx, t, opts, root, tmpDir, &tgt) // verifysel.go
+	if err != nil {
+		return nil, err
+	}
+	defer closePart()
+	if t != nil {
+		tgt.Files, tgt.Bytes = int(t.Files()), t.TotalSize()
+	}
 	if opts.Result != nil {
-		opts.Result(VerifyTarget{Root: root.String(), Dir: base, Files: int(t.Files()), Bytes: t.TotalSize()})
+		opts.Result(tgt)
+	}
+	if t == nil {
+		return nil, nil
 	}
 	return manifest.VerifyTree(ctx, base, t, progress)
 }
@@ -151,13 +169,21 @@ func pickBase(ctx context.Context, dir string, t *manifest.Table) (base, sub str
 }
 
 // subTable is the manifest of the entries at or under the top-level name
-// sub, streamed through an encoder into a new table.
+// sub.
 func subTable(ctx context.Context, t *manifest.Table, sub, tmpDir string) (*manifest.Table, error) {
+	return filterTable(ctx, t, tmpDir, func(_ int, e *manifest.Entry) bool {
+		return e.Path == sub || strings.HasPrefix(e.Path, sub+"/")
+	})
+}
+
+// filterTable is the manifest of the entries of t that keep keeps,
+// streamed through an encoder into a new table in tmpDir.
+func filterTable(ctx context.Context, t *manifest.Table, tmpDir string, keep func(i int, e *manifest.Entry) bool) (*manifest.Table, error) {
 	pr, pw := io.Pipe()
 	go func() {
 		enc := manifest.NewEncoder(pw, t.ChunkSize())
 		err := t.Scan(ctx, func(i int, e *manifest.Entry) error {
-			if e.Path != sub && !strings.HasPrefix(e.Path, sub+"/") {
+			if !keep(i, e) {
 				return nil
 			}
 			n := manifest.ChunkCount(e.Size, t.ChunkSize())
@@ -275,6 +301,12 @@ type TransferInfo struct {
 	TotalChunks      int64
 	DoneChunks       int64
 	Finished         bool
+	// Names are the offer's first top-level names (NameCount has how many
+	// there are), Peer the sender's peer ID: empty for a transfer recorded
+	// by a pcp older than them.
+	Names     []string
+	NameCount int
+	Peer      string
 }
 
 // ListTransfers lists the transfers in the resume log at logPath, most
@@ -299,6 +331,7 @@ func ListTransfers(logPath string) ([]TransferInfo, error) {
 			Files: t.Files, TotalBytes: t.TotalBytes, DoneBytes: t.DoneBytes,
 			TotalChunks: t.TotalChunks, DoneChunks: t.DoneChunks, Finished: t.Finished,
 		}
+		withMeta(l, &out[i], t.Root)
 	}
 	return out, nil
 }

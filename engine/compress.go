@@ -6,60 +6,89 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// compressor decides, stream by stream, whether zstd pays, by measuring it.
+// compressor decides, stream by stream, whether zstd pays and at which
+// level, by measuring it.
 //
 // Whether compression pays depends on the link as much as on the data: on
 // loopback or a fast LAN, compressing ordinary text at ~400 MB/s per core is
 // slower than sending it raw over TLS, while on a 100 Mbit link it is several
 // times faster, and highly repetitive data compresses at GB/s and pays
-// everywhere. Neither write timings nor CPU figures tell these cases apart
-// reliably (a peer short of CPU looks like a slow link), so the compressor
-// runs an experiment instead: it sends epochs of epochLen chunks in one mode,
-// measures the pace (raw bytes per wall second) of each mode, uses the faster
-// one, and re-tries the other every exploreEvery epochs in case the link or
-// the data changed.
+// everywhere. Neither write timings nor CPU figures alone tell these cases
+// apart (a peer short of CPU looks like a slow link), so the compressor runs
+// an experiment: it sends epochs of epochLen chunks in one mode, measures the
+// pace (raw bytes per wall second) of each mode, and uses the faster one
+// (policy). Compressible data starts in zstd; when that epoch spent little
+// of its time compressing, the raw pace is first guessed from it (the wire
+// bytes over the time not spent compressing: what the link took), so that
+// a slow link does not spend an epoch raw to learn that raw is slow; the
+// guess is replaced by a measurement within 32 epochs. The slower mode is
+// tried again now and then, rarely when the winner leads by far, and at
+// once when the pace of the current mode jumps or falls by rateJump (a
+// relay giving way to a direct path, or a link that got busy; a new path
+// also brings new data streams, each with a new compressor).
+//
+// While zstd wins, the level follows the share of each epoch spent
+// compressing: little means the link, not the CPU, is the bottleneck, and a
+// stronger level costs nothing in delivered bytes; much means the CPU is,
+// and the level steps down. Every chunk is still a zstd frame of its own,
+// decompressed and verified alone.
 //
 // Data whose compressed size is above incompressible of the raw size is
 // always sent raw: a probe every probeEvery chunks tracks the ratio cheaply
 // (zstd detects random input at GB/s), so incompressible data costs next to
 // nothing.
 //
-// The encoder is not the compressor's: it comes with the chunk buffers the
-// stream borrows for each chunk (servedata.go), so that encoders, like
-// buffers, are bounded by the sender's slots and not by its streams.
+// The encoders are not the compressor's: they come with the chunk buffers
+// the stream borrows for each chunk (servedata.go, servelimits.go), so that
+// encoders, like buffers, are bounded by the sender's slots and not by its
+// streams.
 type compressor struct {
 	n     int     // chunks seen
 	ratio float64 // EWMA of compressed/raw, from probes and compressed chunks
 
-	zstd        bool       // the mode of the current epoch
-	pace        [2]float64 // EWMA raw bytes/s, [raw, zstd]; 0 = not measured
-	epochs      int
-	epochChunks int
-	epochBytes  int64
-	epochStart  time.Time
+	zstd         bool // the mode of the current epoch
+	level        zstd.EncoderLevel
+	pace         [2]float64 // EWMA raw bytes/s, [raw, zstd]; 0 = not measured
+	sinceExplore int        // epochs since the losing mode was last tried
+	epochChunks  int
+	epochBytes   int64
+	epochWire    int64
+	// rawGuessed: pace[0] is an estimate from a zstd epoch (guessBusy),
+	// not a measurement.
+	rawGuessed bool
+	epochBusy  time.Duration // spent compressing in this epoch
+	epochStart time.Time
 }
 
 const (
 	epochLen       = 8
-	exploreEvery   = 8
 	probeEvery     = 32
 	incompressible = 0.9
+	// rateJump: an epoch this many times faster or slower than its mode's
+	// average means the link changed; the other mode is measured again.
+	rateJump = 4
+	// guessBusy: a zstd epoch that spent less than this share of its time
+	// compressing was held back by the link (or the reading, or the peer),
+	// not by compression: the raw pace is then guessed as the wire bytes
+	// over the rest of the time, and zstd cost at most 1/(1-guessBusy) of
+	// the pace even where the guess is wrong.
+	guessBusy = 0.25
 )
 
-func newCompressor() *compressor { return &compressor{ratio: 1} }
+func newCompressor() *compressor { return &compressor{ratio: 1, level: zstd.SpeedFastest} }
 
-// newEncoder returns a zstd encoder for EncodeAll of chunks of up to cs
-// bytes: it starts no goroutines and needs no Close. Each chunk is a frame
-// of its own, so a window past the chunk finds nothing more to match; the
-// default window (8 MiB of history per encoder) was most of what a data
+// newEncoder returns a zstd encoder at level for EncodeAll of chunks of up
+// to cs bytes: it starts no goroutines and needs no Close. Each chunk is a
+// frame of its own, so a window past the chunk finds nothing more to match;
+// the default window (8 MiB of history per encoder) was most of what a data
 // stream cost the sender.
-func newEncoder(cs uint32) *zstd.Encoder {
+func newEncoder(cs uint32, level zstd.EncoderLevel) *zstd.Encoder {
 	w := zstd.MinWindowSize
 	for w < int(cs) && w < zstd.MaxWindowSize {
 		w <<= 1
 	}
 	enc, err := zstd.NewWriter(nil,
-		zstd.WithEncoderLevel(zstd.SpeedFastest),
+		zstd.WithEncoderLevel(level),
 		zstd.WithWindowSize(w),
 		zstd.WithLowerEncoderMem(true),
 		zstd.WithEncoderConcurrency(1),
@@ -80,42 +109,59 @@ func (c *compressor) shouldTry() bool {
 	return c.zstd && c.ratio <= incompressible
 }
 
-// compress appends the zstd encoding of src to dst, made by enc, and
-// records the ratio. ok is false when the result is not worth sending.
+// compress appends the zstd encoding of src to dst, made by enc (an
+// encoder at c.level), and records the ratio. ok is false when the result
+// is not worth sending.
 func (c *compressor) compress(enc *zstd.Encoder, dst, src []byte) (out []byte, ok bool) {
 	out = enc.EncodeAll(src, dst)
 	r := float64(len(out)-len(dst)) / float64(max(len(src), 1))
 	c.ratio = ewma(c.ratio, r, c.n <= 1)
+	if c.n <= 1 {
+		c.zstd = r <= incompressible // the first epoch: zstd if it may pay
+	}
 	return out, r <= incompressible
 }
 
-// wrote records that a chunk of raw bytes was sent, at time now.
-func (c *compressor) wrote(raw int, now time.Time) {
+// wrote records that a chunk of raw bytes was sent as wire bytes, at time
+// now, after busy spent compressing it (0 if it was not).
+func (c *compressor) wrote(raw, wire int, busy time.Duration, now time.Time) {
 	if c.epochStart.IsZero() {
 		c.epochStart = now
 		return // the first write starts the clock
 	}
+	c.epochBusy += busy
 	c.epochChunks++
 	c.epochBytes += int64(raw)
+	c.epochWire += int64(wire)
 	if c.epochChunks < epochLen {
 		return
 	}
+	share := 0.0
 	if el := now.Sub(c.epochStart).Seconds(); el > 0 {
-		m := b2i(c.zstd)
-		c.pace[m] = ewma(c.pace[m], float64(c.epochBytes)/el, c.pace[m] == 0)
+		m, p := b2i(c.zstd), float64(c.epochBytes)/el
+		switch old := c.pace[m]; {
+		case m == 0 && c.rawGuessed:
+			c.pace[0], c.rawGuessed = p, false // measured at last
+		case old > 0 && (p > old*rateJump || p < old/rateJump):
+			c.pace[1-m] = 0 // the link changed: measure the other mode again
+			c.pace[m] = p
+		default:
+			c.pace[m] = ewma(old, p, old == 0)
+		}
+		share = c.epochBusy.Seconds() / el
+		if idle := el - c.epochBusy.Seconds(); c.zstd && c.pace[0] == 0 && share < guessBusy && idle > 0 {
+			c.pace[0], c.rawGuessed = float64(c.epochWire)/idle, true
+		}
 	}
-	c.epochs++
-	c.epochChunks, c.epochBytes, c.epochStart = 0, 0, now
-	switch {
-	case c.ratio > incompressible:
-		c.zstd = false
-	case c.pace[1] == 0:
-		c.zstd = true // not measured yet
-	case c.epochs%exploreEvery == 0:
-		c.zstd = !c.zstd
-	default:
-		c.zstd = c.pace[1] > c.pace[0]
+	d := policy(policyIn{ratio: c.ratio, pace: c.pace, rawGuessed: c.rawGuessed, zstd: c.zstd, busy: share,
+		level: c.level, sinceExplore: c.sinceExplore})
+	if d.explore {
+		c.sinceExplore = 0
+	} else {
+		c.sinceExplore++
 	}
+	c.zstd, c.level = d.zstd, d.level
+	c.epochChunks, c.epochBytes, c.epochWire, c.epochBusy, c.epochStart = 0, 0, 0, 0, now
 }
 
 func b2i(b bool) int {

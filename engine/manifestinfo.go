@@ -35,9 +35,10 @@ func awaitSource(ctx context.Context, w io.Writer, ready <-chan struct{}) error 
 	}
 }
 
-// writeManifestInfo declares t to the receiver.
-func writeManifestInfo(w io.Writer, t *manifest.Table) error {
-	info := wire.ManifestInfo{Entries: uint64(t.Len()), Encoded: uint64(t.EncodedSize()), FileBytes: uint64(t.TotalSize())}
+// writeManifestInfo declares t to the receiver, with the offer's flags
+// (wire.FlagText, or 0).
+func writeManifestInfo(w io.Writer, t *manifest.Table, flags uint8) error {
+	info := wire.ManifestInfo{Entries: uint64(t.Len()), Encoded: uint64(t.EncodedSize()), FileBytes: uint64(t.TotalSize()), Flags: flags}
 	return wire.WriteFrame(w, wire.TManifestInfo, info.Append(nil))
 }
 

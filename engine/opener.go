@@ -38,6 +38,9 @@ type p2pOpener struct {
 	// renewal authenticates again with a sender that restarted (renew.go).
 	renewal renewing
 	renewMu sync.Mutex
+	// follow searches for the sender while it is unreachable (follow.go);
+	// nil without discovery.
+	follow *follower
 }
 
 // NoPathWait is how long a receiver connected to its sender only through
@@ -53,12 +56,13 @@ func (o *p2pOpener) openData(ctx context.Context) (io.ReadWriteCloser, error) {
 			o.mu.Lock()
 			o.downSince, o.limitedSince = time.Time{}, time.Time{}
 			o.mu.Unlock()
+			o.follow.stop()
 			return s, nil
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		if p2p.MeetingOnly(o.h, o.info.ID) {
+		if p2p.MeetingOnly(o.h, o.peer()) {
 			// Not down: waiting for a path that may carry data. open has
 			// waited for one already; give up once NoPathWait is spent.
 			o.mu.Lock()
@@ -87,6 +91,12 @@ func (o *p2pOpener) openData(ctx context.Context) (io.ReadWriteCloser, error) {
 		if down > o.patience {
 			return nil, fmt.Errorf("%w: sender unreachable for %v: %v", ErrInterrupted, down.Round(time.Second), err)
 		}
+		// A restarted sender may listen elsewhere: look for it again,
+		// and take one that restarted as another peer (follow.go).
+		o.follow.start(ctx)
+		if c, ok := o.follow.other(); ok && o.switchTo(ctx, c) == nil {
+			continue
+		}
 		emit(o.events, ReconnectingEvent{Attempt: n, Err: err, Down: down, Patience: o.patience})
 		select {
 		case <-time.After(backoff):
@@ -95,21 +105,21 @@ func (o *p2pOpener) openData(ctx context.Context) (io.ReadWriteCloser, error) {
 		}
 		backoff = min(backoff*2, 5*time.Second)
 		if sw, ok := o.h.Network().(*swarm.Swarm); ok {
-			sw.Backoff().Clear(o.info.ID)
+			sw.Backoff().Clear(o.peer())
 		}
 	}
 }
 
 func (o *p2pOpener) better(s io.ReadWriteCloser) bool {
 	ns, ok := s.(sessStream)
-	return ok && p2p.IsRelayed(ns.Conn()) && p2p.PathOf(o.h, o.info.ID) == p2p.PathDirect
+	return ok && p2p.IsRelayed(ns.Conn()) && p2p.PathOf(o.h, o.peer()) == p2p.PathDirect
 }
 
 // openTimeout bounds one attempt to open a data stream: 20 s, or what is
 // left of NoPathWait while only limited connections exist (the wait starts
 // with the first attempt that finds them so).
 func (o *p2pOpener) openTimeout() time.Duration {
-	limited := p2p.MeetingOnly(o.h, o.info.ID)
+	limited := p2p.MeetingOnly(o.h, o.peer())
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if limited && o.limitedSince.IsZero() {
@@ -125,14 +135,14 @@ func (o *p2pOpener) openTimeout() time.Duration {
 func (o *p2pOpener) open(ctx context.Context, timeout time.Duration) (sessStream, error) {
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	id := o.sessionID()
-	s, err := openStream(cctx, o.h, o.info.ID, wire.Open{Kind: wire.KindData, Session: id})
+	id, p := o.sessionID(), o.peer()
+	s, err := openStream(cctx, o.h, p, wire.Open{Kind: wire.KindData, Session: id})
 	if err != nil {
 		return sessStream{}, err
 	}
 	if o.log.Enabled(ctx, slog.LevelDebug) {
 		var conns []string
-		for _, c := range o.h.Network().ConnsToPeer(o.info.ID) {
+		for _, c := range o.h.Network().ConnsToPeer(p) {
 			conns = append(conns, fmt.Sprintf("%s relayed=%v limited=%v", c.RemoteMultiaddr(), p2p.IsRelayed(c), c.Stat().Limited))
 		}
 		o.log.Debug("data stream opened", "conn", s.Conn().RemoteMultiaddr(), "relayed", p2p.IsRelayed(s.Conn()), "conns", conns)

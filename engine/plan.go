@@ -18,15 +18,16 @@ import (
 // else per file lives in the manifest table on disk, in the resume log, or,
 // while a file is being fetched, in the fileTable.
 const (
-	stDir      uint8 = iota + 1 // a directory: created at apply, mode and mtime at the end
-	stSymlink                   // created at the end
-	stFresh                     // fetch every chunk into a new staging file
-	stResume                    // fetch the chunks the log lacks into the existing staging file
-	stRepair                    // a differing file in place that may be replaced: its good chunks are copied to a new staging file at apply
-	stPresent                   // identical file in place: mode and mtime only
-	stComplete                  // recorded complete in the log and untouched since
-	stConflict                  // differs and may not be replaced
-	stSkipped                   // differs and is left as it is (the receiver chose to skip it)
+	stDir        uint8 = iota + 1 // a directory: created at apply, mode and mtime at the end
+	stSymlink                     // created at the end
+	stFresh                       // fetch every chunk into a new staging file
+	stResume                      // fetch the chunks the log lacks into the existing staging file
+	stRepair                      // a differing file in place that may be replaced: its good chunks are copied to a new staging file at apply
+	stPresent                     // identical file in place: mode and mtime only
+	stComplete                    // recorded complete in the log and untouched since
+	stConflict                    // differs and may not be replaced
+	stSkipped                     // differs and is left as it is (the receiver chose to skip it)
+	stUnselected                  // outside the selection (ReceiveOptions.Select): never looked at, created or fetched
 )
 
 // maxListed bounds the names an Offer lists; the counts are exact.
@@ -47,6 +48,8 @@ type plan struct {
 	// they are at the destination because they differ and were skipped.
 	skipFiles int
 	skipBytes int64
+	// part is the selection (selectplan.go).
+	part selPart
 }
 
 // stageName is the staging file of entry i, inside the staging directory.
@@ -62,6 +65,9 @@ func (r *receiver) makePlan(ctx context.Context) (*plan, error) {
 	}
 	t := r.t
 	p := &plan{state: make([]uint8, t.Len()), stageOK: isRealDir(r.dest, r.stage)}
+	if err := r.selectPart(ctx, p); err != nil {
+		return nil, err
+	}
 	add := func(list *[]string, s string) {
 		if len(*list) < maxListed {
 			*list = append(*list, s)
@@ -75,6 +81,10 @@ func (r *receiver) makePlan(ctx context.Context) (*plan, error) {
 		if path.Dir(e.Path) == "." { // paths are validated: relative and clean
 			p.offer.TopLevelCount++
 			add(&p.offer.TopLevel, e.Path)
+		}
+		if p.state[i] == stUnselected {
+			countEntry(&p.offer, e)
+			return nil
 		}
 		if under != "" && len(e.Path) > len(under) && e.Path[:len(under)] == under {
 			p.state[i] = stConflict
@@ -136,6 +146,9 @@ func (r *receiver) makePlan(ctx context.Context) (*plan, error) {
 		return nil
 	})
 	if err != nil {
+		return nil, err
+	}
+	if err := p.offerSelection(); err != nil {
 		return nil, err
 	}
 	return p, nil

@@ -17,12 +17,13 @@ import (
 // the relay is the only path.
 func relayPair(t *testing.T, ctx context.Context, no p2p.NodeOptions, src string) (ReceiveOptions, <-chan sendResult) {
 	t.Helper()
-	ro, res, _ := relayPairNode(t, ctx, no, src)
+	ro, res, _, _ := relayPairNode(t, ctx, no, src)
 	return ro, res
 }
 
-// relayPairNode is relayPair, returning the relay node too.
-func relayPairNode(t *testing.T, ctx context.Context, no p2p.NodeOptions, src string) (ReceiveOptions, <-chan sendResult, *p2p.Node) {
+// relayPairNode is relayPair, returning the relay node and the sender's
+// own addresses too.
+func relayPairNode(t *testing.T, ctx context.Context, no p2p.NodeOptions, src string) (ReceiveOptions, <-chan sendResult, *p2p.Node, []string) {
 	t.Helper()
 	no.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
 	node, err := p2p.NewNode(ctx, no)
@@ -42,7 +43,7 @@ func relayPairNode(t *testing.T, ctx context.Context, no p2p.NodeOptions, src st
 	id := infos[0].ID
 	ro := recvOpts(pass, filepath.Join(t.TempDir(), "out"), []string{relay + "/p2p-circuit/p2p/" + id.String()})
 	ro.Network.FindTimeout = 30 * time.Second // the reservation comes first
-	return ro, res, node
+	return ro, res, node, addrs
 }
 
 // Over a public-like relay (libp2p's 128 KiB / 2 min circuits) the peers
@@ -115,7 +116,7 @@ func TestReceiveOverOperatorLimitedRelay(t *testing.T) {
 	const size = p2p.MinTransferCircuitData + 8<<20
 	writeRandom(t, filepath.Join(src, "big.bin"), size)
 	limits := p2p.RelayLimits{CircuitData: p2p.MinTransferCircuitData, CircuitDuration: p2p.MinTransferCircuitDuration, Rate: 1 << 40}
-	ro, res, node := relayPairNode(t, ctx, p2p.NodeOptions{Limits: limits}, src)
+	ro, res, node, _ := relayPairNode(t, ctx, p2p.NodeOptions{Limits: limits}, src)
 	sum, err := Receive(ctx, ro)
 	if err != nil {
 		t.Fatalf("Receive: %v", err)

@@ -245,10 +245,14 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 	}
 	path := p2p.PathOf(h, ap.info.ID)
 	emit(opts.Events, AuthenticatedEvent{Peer: ap.info.ID.String(), Path: path})
+	if opts.afterAuth != nil {
+		opts.afterAuth(h, ap.info.ID)
+	}
 
 	idle := cmp.Or(opts.manifestIdle, manifestIdle)
 	stopCtl := context.AfterFunc(ctx, func() { ap.ctl.Reset() })
-	t, err := readManifest(ap.ctl, tmpDir, idle, opts.freeSpaceFunc())
+	elsewhere := manifestOpener(ctx, h, ap.info.ID, ap.session.ID, cmp.Or(opts.noPathWait, NoPathWait))
+	t, info, err := readManifest(ap.ctl, tmpDir, idle, opts.freeSpaceFunc(), elsewhere)
 	stopCtl()
 	if err != nil {
 		ap.ctl.Reset()
@@ -260,6 +264,26 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 	defer t.Close()
 	root := t.Root()
 	emit(opts.Events, ManifestEvent{Root: root.String(), Files: int(t.Files()), Bytes: t.TotalSize()})
+	if info.Text() {
+		// A message goes to a private directory, with a log of its own,
+		// and asks nothing: the destination is not touched (text.go).
+		tdir, err := os.MkdirTemp(tmpDir, "text-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(tdir)
+		if dest, err = os.OpenRoot(tdir); err != nil {
+			return nil, err
+		}
+		defer dest.Close()
+		if rlog, err = store.OpenResumeLogWith(filepath.Join(tdir, ResumeLogFile), store.ResumeLogOptions{NoSync: true}); err != nil {
+			return nil, err
+		}
+		defer rlog.Close()
+		destDir, durable = tdir, false
+		opts.Overwrite, opts.SkipExisting, opts.Resolve, opts.Confirm = false, false, nil, nil
+		opts.Select = Selection{} // a message is taken whole
+	}
 	if err := rlog.Begin(t, destDir); err != nil {
 		return nil, err
 	}
@@ -283,6 +307,9 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 		refused.Offer.Root, refused.Offer.Peer, refused.Offer.Path = root.String(), ap.info.ID.String(), path
 		return decline(refused)
 	}
+	if errors.Is(err, ErrNothingSelected) {
+		return decline(err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -299,7 +326,7 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 	// Staging files take the missing bytes at the destination before any
 	// file is in place: an offer that cannot fit stops here, before data
 	// moves. Not a Decline: the sender keeps waiting for a run with room.
-	if need := offer.TotalBytes - offer.PresentBytes - offer.ResumeBytes - p.skipBytes; need > 0 {
+	if need := p.wantBytes() - offer.PresentBytes - offer.ResumeBytes; need > 0 {
 		if n, ok := opts.freeSpaceFunc()(destDir); ok && need > n {
 			ap.ctl.Reset()
 			return nil, fmt.Errorf("%w: %w: %d bytes to fetch into %s, which has %d free", ErrInterrupted, ErrNoSpace, need, opts.Dest, n)
@@ -313,8 +340,9 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 		return nil, fmt.Errorf("%w: %v", ErrInterrupted, err)
 	}
 	ap.ctl.Close()
+	recordMeta(rlog, root, offer, ap.info.ID.String(), log)
 	if offer.PresentBytes > 0 || offer.ResumeBytes > 0 {
-		emit(opts.Events, ResumedEvent{PresentBytes: offer.PresentBytes, ResumeBytes: offer.ResumeBytes, TotalBytes: offer.TotalBytes})
+		emit(opts.Events, ResumedEvent{PresentBytes: offer.PresentBytes, ResumeBytes: offer.ResumeBytes, TotalBytes: offer.SelectedBytes})
 	}
 	if err := r.apply(p); err != nil {
 		return nil, err
@@ -322,9 +350,12 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 
 	op := &p2pOpener{h: h, info: ap.info, session: ap.session.ID, patience: opts.Patience, events: opts.Events, log: log,
 		noPathWait: cmp.Or(opts.noPathWait, NoPathWait),
-		renewal:    renewing{pass: opts.Passphrase, root: root, stateDir: tmpDir, idle: idle, free: opts.freeSpaceFunc()}}
+		renewal:    renewing{pass: opts.Passphrase, root: root, stateDir: tmpDir, idle: idle, free: opts.freeSpaceFunc()},
+	}
+	op.follow = newFollower(h, op.peer, opts.Passphrase.Channel(), opts.Network, log)
+	defer op.follow.stop()
 	skipped := offer.PresentBytes + offer.ResumeBytes
-	stopProgress := r.progress(ctx, opts.Events, skipped, offer.TotalBytes-p.skipBytes, op)
+	stopProgress := r.progress(ctx, opts.Events, skipped, p.wantBytes(), op)
 	err = r.run(ctx, op)
 	stopProgress()
 	if err != nil {
@@ -340,8 +371,15 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 	// The path the data took, read before Done: a sender that has its
 	// acknowledgement closes its host at once, and with no connection
 	// left the path would read as unknown.
-	donePath := p2p.PathOf(h, ap.info.ID)
+	donePath, doneTransport := p2p.PathOf(h, op.peer()), p2p.TransportOf(h, op.peer())
 	op.finish(ctx)
+	if info.Text() {
+		text, err := readText(dest, t)
+		if err != nil {
+			return nil, err
+		}
+		emit(opts.Events, TextEvent{Text: text})
+	}
 	s := Summary{
 		Root:            root.String(),
 		Files:           int(t.Files()),
@@ -354,9 +392,11 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 		Reconnects:      int(r.reconnects.Load()),
 		Duration:        time.Since(start),
 		Path:            donePath,
+		Transport:       doneTransport,
 		Streams:         opts.Streams,
 		SkippedFiles:    p.skipFiles,
 	}
+	p.summarize(&s)
 	emit(opts.Events, DoneEvent{Summary: s})
 	return &s, nil
 }
@@ -369,7 +409,7 @@ func (r *receiver) progress(ctx context.Context, events func(Event), skipped, to
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
-	filesTotal := int(r.t.Files()) - r.plan.skipFiles
+	filesTotal := r.plan.wantFiles()
 	already := r.plan.already
 	send := func() {
 		cur := ""
@@ -379,7 +419,7 @@ func (r *receiver) progress(ctx context.Context, events func(Event), skipped, to
 		events(ProgressEvent{
 			Bytes: skipped + r.fetched.Load(), TotalBytes: total, WireBytes: r.wire.Load(),
 			Files: already + int(r.filesDone.Load()), FilesTotal: filesTotal, Current: cur,
-			Path: p2p.PathOf(op.h, op.info.ID), Streams: r.opts.Streams,
+			Path: p2p.PathOf(op.h, op.peer()), Transport: p2p.TransportOf(op.h, op.peer()), Streams: r.opts.Streams,
 		})
 	}
 	go func() {

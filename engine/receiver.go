@@ -171,6 +171,9 @@ const feedAhead = 1024
 // is held in memory (its done set, one bit per chunk).
 func (r *receiver) feed(ctx context.Context, out chan<- wire.Ref) error {
 	defer close(out)
+	if err := r.recordSelection(); err != nil {
+		return err
+	}
 	for i, s := range r.plan.state {
 		if s != stFresh && s != stResume {
 			continue

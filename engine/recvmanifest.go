@@ -35,6 +35,7 @@ type progressReader struct {
 	idle        time.Duration
 	minProgress int64
 	n           int64 // bytes since the deadline last moved
+	err         error // the first error a read returned
 }
 
 func (p *progressReader) extend() {
@@ -44,6 +45,9 @@ func (p *progressReader) extend() {
 
 func (p *progressReader) Read(b []byte) (int, error) {
 	n, err := p.s.Read(b)
+	if err != nil && p.err == nil {
+		p.err = err
+	}
 	if p.n += int64(n); p.n >= p.minProgress {
 		p.extend()
 	}
@@ -54,9 +58,26 @@ func (p *progressReader) Read(b []byte) (int, error) {
 // manifest and its end frame from the control stream s into a table in
 // stateDir. It checks the declaration before it stores anything and fails
 // a manifest that differs from it, so a sender can make the receiver store
-// no more than it declared and the receiver accepted. See manifestError
-// for what its errors mean.
-func readManifest(s deadlineReader, stateDir string, idle time.Duration, free func(string) (int64, bool)) (*manifest.Table, error) {
+// no more than it declared and the receiver accepted; a text offer must be
+// one small file (checkText). It returns the declaration with the table.
+// See manifestError for what its errors mean.
+//
+// When the ManifestInfo says wire.FlagManifestStream, the manifest comes on
+// the stream elsewhere opens (manifeststream.go); nil refuses such a
+// declaration.
+func readManifest(s deadlineReader, stateDir string, idle time.Duration, free func(string) (int64, bool), elsewhere manifestStreamFunc) (*manifest.Table, wire.ManifestInfo, error) {
+	t, info, err := readDeclared(s, stateDir, idle, free, elsewhere)
+	if err == nil && info.Text() {
+		if err = checkText(t); err != nil {
+			t.Close()
+			t = nil
+		}
+	}
+	return t, info, err
+}
+
+// readDeclared is readManifest without the check of a text offer.
+func readDeclared(s deadlineReader, stateDir string, idle time.Duration, free func(string) (int64, bool), elsewhere manifestStreamFunc) (*manifest.Table, wire.ManifestInfo, error) {
 	pr := &progressReader{s: s, idle: idle, minProgress: minManifestProgress}
 	pr.extend()
 	defer s.SetReadDeadline(time.Time{})
@@ -65,22 +86,39 @@ func readManifest(s deadlineReader, stateDir string, idle time.Duration, free fu
 	for {
 		t, p, err := fr.Next()
 		if err != nil {
-			return nil, err
+			return nil, info, err
 		}
 		if t == wire.TWait {
 			pr.extend()
 			continue
 		}
 		if t != wire.TManifestInfo {
-			return nil, fmt.Errorf("%w: %v before ManifestInfo", wire.ErrFrame, t)
+			return nil, info, fmt.Errorf("%w: %v before ManifestInfo", wire.ErrFrame, t)
 		}
 		if info, err = wire.DecodeManifestInfo(p); err != nil {
-			return nil, err
+			return nil, info, err
 		}
 		break
 	}
 	if err := checkManifestInfo(info, stateDir, free); err != nil {
-		return nil, err
+		return nil, info, err
+	}
+	if info.Text() {
+		if err := checkTextInfo(info); err != nil {
+			return nil, info, err
+		}
+	}
+	if info.Flags&wire.FlagManifestStream != 0 {
+		if elsewhere == nil {
+			return nil, info, fmt.Errorf("%w: a manifest on a stream of its own, where none can be opened", wire.ErrFrame)
+		}
+		ms, err := elsewhere()
+		if err != nil {
+			return nil, info, err
+		}
+		defer ms.Close()
+		pr = &progressReader{s: ms, idle: idle, minProgress: minManifestProgress}
+		fr = wire.NewReader(pr)
 	}
 	pr.extend()
 	mr := wire.NewManifestReader(fr, int64(info.Encoded))
@@ -89,7 +127,7 @@ func readManifest(s deadlineReader, stateDir string, idle time.Duration, free fu
 	lim := manifest.Limits{MaxEntries: int64(info.Entries), MaxTotalSize: int64(info.FileBytes)}
 	t, err := manifest.DecodeTable(mr, stateDir, lim)
 	if err != nil {
-		return nil, err
+		return nil, info, streamCause(err, pr)
 	}
 	root := t.Root()
 	typ, p, err := mr.End()
@@ -102,9 +140,24 @@ func readManifest(s deadlineReader, stateDir string, idle time.Duration, free fu
 	}
 	if err != nil {
 		t.Close()
-		return nil, err
+		return nil, info, streamCause(err, pr)
 	}
-	return t, nil
+	return t, info, nil
+}
+
+// streamCause names the real cause of a manifest that failed to decode
+// because its stream broke, timed out or ended early: the decoder sees
+// only a truncated manifest, which would read as a broken rule.
+func streamCause(err error, pr *progressReader) error {
+	switch {
+	case pr.err == nil:
+		return err
+	case isTimeout(pr.err):
+		return pr.err
+	case errors.Is(pr.err, io.EOF):
+		return fmt.Errorf("%w: the sender ended the manifest early", ErrInterrupted)
+	}
+	return fmt.Errorf("%w: reading the manifest: %v", ErrInterrupted, pr.err)
 }
 
 // errUndeclared: the manifest differs from the sender's ManifestInfo.
@@ -117,7 +170,7 @@ var errUndeclared = errors.New("the manifest differs from its declaration")
 // stays as it is.
 func manifestError(err error, idle time.Duration) error {
 	switch {
-	case errors.Is(err, ErrNoSpace), errors.Is(err, ErrPeerMisbehaving):
+	case errors.Is(err, ErrNoSpace), errors.Is(err, ErrPeerMisbehaving), errors.Is(err, ErrNoPath), errors.Is(err, ErrInterrupted):
 		return err
 	case errors.Is(err, wire.ErrFrame), errors.Is(err, errUndeclared), errors.Is(err, manifest.ErrMalformed),
 		errors.Is(err, manifest.ErrInvalid), errors.Is(err, manifest.ErrTooLarge):

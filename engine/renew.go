@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/pcp-p2p/pcp/auth"
 	"github.com/pcp-p2p/pcp/discovery"
@@ -53,14 +54,43 @@ func (o *p2pOpener) renew(ctx context.Context, s io.ReadWriteCloser) error {
 	if o.sessionID() != ss.session {
 		return nil // renewed by another worker
 	}
-	ap, err := tryCandidate(ctx, o.h, discovery.Candidate{Info: o.info, Source: "renew"}, o.renewal.pass)
+	ap, err := tryCandidate(ctx, o.h, discovery.Candidate{Info: o.peerInfo(), Source: "renew"}, o.renewal.pass)
 	if err != nil {
 		return fmt.Errorf("%w: the sender restarted, and authenticating again failed: %w", ErrInterrupted, err)
 	}
+	return o.continueWith(ctx, ap)
+}
+
+// switchTo continues with c, a sender found on the channel as another
+// peer than the lost one (restarted without its identity), if it passes
+// PAKE and offers the same root. An error leaves the opener as it was.
+func (o *p2pOpener) switchTo(ctx context.Context, c discovery.Candidate) error {
+	if o.renewal.pass.IsZero() {
+		return wire.ErrUnknownSession
+	}
+	o.renewMu.Lock()
+	defer o.renewMu.Unlock()
+	ap, err := tryCandidate(ctx, o.h, c, o.renewal.pass)
+	if err != nil {
+		o.log.Debug("another sender on the channel", "peer", c.Info.ID, "err", err)
+		return err
+	}
+	if err := o.continueWith(ctx, ap); err != nil {
+		o.log.Debug("another sender on the channel", "peer", c.Info.ID, "err", err)
+		return err
+	}
+	return nil
+}
+
+// continueWith reads the offer of ap, a sender that just passed PAKE, and
+// continues the transfer with it (its peer and session) if the root is the
+// same; otherwise it declines. Called with renewMu held.
+func (o *p2pOpener) continueWith(ctx context.Context, ap *authPeer) error {
 	defer ap.ctl.Close()
 	stop := context.AfterFunc(ctx, func() { ap.ctl.Reset() })
 	defer stop()
-	t, err := readManifest(ap.ctl, o.renewal.stateDir, o.renewal.idle, o.renewal.free)
+	elsewhere := manifestOpener(ctx, o.h, ap.info.ID, ap.session.ID, o.noPathWait)
+	t, _, err := readManifest(ap.ctl, o.renewal.stateDir, o.renewal.idle, o.renewal.free, elsewhere)
 	if err != nil {
 		ap.ctl.Reset()
 		return manifestError(err, o.renewal.idle)
@@ -74,12 +104,26 @@ func (o *p2pOpener) renew(ctx context.Context, s io.ReadWriteCloser) error {
 	if err := wire.WriteFrame(ap.ctl, wire.TAccept, nil); err != nil {
 		return fmt.Errorf("%w: %v", ErrInterrupted, err)
 	}
-	o.log.Debug("session renewed with the restarted sender", "peer", o.info.ID)
+	o.log.Debug("continuing with the restarted sender", "peer", ap.info.ID)
 	o.mu.Lock()
-	o.session = ap.session.ID
+	o.info, o.session = ap.info, ap.session.ID
 	o.mu.Unlock()
-	emit(o.events, RenewedEvent{Peer: o.info.ID.String()})
+	emit(o.events, RenewedEvent{Peer: ap.info.ID.String()})
 	return nil
+}
+
+// peer is the sender's peer ID: another one once a sender that restarted
+// as another peer was taken (switchTo).
+func (o *p2pOpener) peer() peer.ID {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.info.ID
+}
+
+func (o *p2pOpener) peerInfo() peer.AddrInfo {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.info
 }
 
 func (o *p2pOpener) sessionID() [32]byte {

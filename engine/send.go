@@ -34,6 +34,19 @@ func Send(ctx context.Context, opts SendOptions) (*Summary, error) {
 	if opts.Passphrase.IsZero() {
 		return nil, fmt.Errorf("%w: no passphrase", auth.ErrBadPassphrase)
 	}
+	if opts.Text != "" {
+		if len(opts.Paths) > 0 {
+			return nil, errors.New("send text or paths, not both")
+		}
+		// The message is offered as one file in a private directory,
+		// removed when Send returns (after every handler is done).
+		path, cleanup, err := writeTextFile(opts.Text, tempDirFor(opts.HashCachePath))
+		if err != nil {
+			return nil, err
+		}
+		defer cleanup()
+		opts.Paths, opts.HashCachePath, opts.Exclude, opts.ManifestOut = []string{path}, "", nil, ""
+	}
 	dopts, err := discoveryOptions(opts.Network, log)
 	if err != nil {
 		return nil, err
@@ -60,6 +73,9 @@ func Send(ctx context.Context, opts SendOptions) (*Summary, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	srv := newServer(opts.Passphrase, h.ID(), opts.MaxAuthFailures, opts.Events, log)
 	srv.limit = newRateLimit(opts.RateLimit)
+	if opts.Text != "" {
+		srv.flags = wire.FlagText
+	}
 	srv.tamper = opts.tamper
 	srv.timeouts = opts.timeouts.withDefaults()
 	srv.stopListening = func() { h.RemoveStreamHandler(wire.ProtocolID) }
@@ -135,7 +151,7 @@ func Send(ctx context.Context, opts SendOptions) (*Summary, error) {
 		case ss := <-srv.finished:
 			srv.progress(h)
 			s := srv.summary()
-			s.Path = ss.path
+			s.Path, s.Transport = ss.path, ss.transport
 			emit(opts.Events, DoneEvent{Summary: s})
 			return &s, nil
 		case <-ctx.Done():
@@ -185,7 +201,7 @@ func (s *server) prepare(ctx context.Context, opts SendOptions) error {
 		},
 		OnSkip: func(local string, err error) {
 			s.log.Warn("skipped", "path", local, "reason", err)
-			emit(opts.Events, SkippedEvent{Path: local, Reason: skipReason(err)})
+			emit(opts.Events, SkippedEvent{Path: local, Reason: skipText(err)})
 		},
 	}
 	if opts.HashCachePath != "" {
@@ -251,8 +267,10 @@ func (s *server) progress(h host.Host) {
 		return
 	}
 	t := s.src.Table
+	// Files counts those sent in full by this run (servedFiles): a
+	// resuming receiver does not ask for all of them.
 	s.events(ProgressEvent{Bytes: s.rawServed.Load(), TotalBytes: t.TotalSize(), WireBytes: s.wireServed.Load(),
-		FilesTotal: int(t.Files()), Path: p2p.PathOf(h, last.peer), Streams: streams})
+		Files: s.files.count(), FilesTotal: int(t.Files()), Path: p2p.PathOf(h, last.peer), Transport: p2p.TransportOf(h, last.peer), Streams: streams})
 }
 
 func (s *server) summary() Summary {

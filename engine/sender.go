@@ -34,6 +34,7 @@ type server struct {
 
 	tamper func(wire.Ref, []byte)
 	limit  *rateLimit // SendOptions.RateLimit
+	flags  uint8      // the offer's ManifestInfo flags: wire.FlagText for SendOptions.Text
 
 	ready chan struct{} // closed once src/root are set
 	src   *manifest.Source
@@ -53,6 +54,7 @@ type server struct {
 	authenticated func(peer.ID)
 
 	chunksServed atomic.Int64
+	files        servedFiles // files sent in full, for progress
 	rawServed    atomic.Int64
 	wireServed   atomic.Int64
 }
@@ -62,6 +64,11 @@ type srvSession struct {
 	peer peer.ID
 	done sync.Once
 	path string // at the end: "direct" or "relayed"
+	// transport, at the end: "tcp", "quic" or "" (p2p.ConnTransport)
+	transport string
+	// manifestPending: the ManifestInfo said FlagManifestStream, and the
+	// manifest stream has not been served yet (manifeststream.go).
+	manifestPending manifestPending
 }
 
 func newServer(pass auth.Passphrase, local peer.ID, maxFailures int, events func(Event), log *slog.Logger) *server {
@@ -125,6 +132,8 @@ func (s *server) handle(ctx context.Context, rw io.ReadWriteCloser, remote peer.
 		err = s.serveControl(ctx, rw, fr, remote, path)
 	case wire.KindData:
 		err = s.serveData(ctx, rw, fr, o.Session, remote)
+	case wire.KindManifest:
+		err = s.serveManifest(ctx, rw, o.Session, remote)
 	}
 	if err != nil && !errors.Is(err, io.EOF) && ctx.Err() == nil {
 		s.log.Debug("stream ended", "peer", remote, "err", err)
@@ -155,20 +164,22 @@ func (s *server) serveControl(ctx context.Context, rw io.ReadWriteCloser, fr *wi
 	}
 	// The receiver may sit at a prompt, but not for ever: the manifest and
 	// the decision get one long, bounded deadline.
+	// On a meeting-only connection the manifest goes on a stream of its
+	// own, once the receiver has a better path (manifeststream.go).
+	flags := s.flags
+	if meetingOnly(rw) {
+		flags |= wire.FlagManifestStream
+		ss.manifestPending.Store(true)
+	}
 	var t wire.Type
 	err = within(ctx, rw, s.timeouts.decision, func() error {
-		if err := writeManifestInfo(rw, s.src.Table); err != nil {
+		if err := writeManifestInfo(rw, s.src.Table, flags); err != nil {
 			return err
 		}
-		mw := wire.NewManifestWriter(rw)
-		if _, err := io.Copy(mw, s.src.Table.Encoding()); err != nil {
-			return err
-		}
-		if err := mw.Flush(); err != nil {
-			return err
-		}
-		if err := wire.WriteFrame(rw, wire.TManifestEnd, s.root[:]); err != nil {
-			return err
+		if flags&wire.FlagManifestStream == 0 {
+			if err := writeManifest(rw, s.src.Table, s.root); err != nil {
+				return err
+			}
 		}
 		var err error
 		t, _, err = fr.Next()

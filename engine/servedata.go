@@ -85,6 +85,7 @@ func (s *server) serveData(ctx context.Context, rw io.ReadWriter, fr *wire.Reade
 				if p2p.IsRelayed(ns.Conn()) {
 					ss.path = p2p.PathRelayed
 				}
+				ss.transport = p2p.ConnTransport(ns.Conn())
 			}
 			if err := wire.WriteFrame(rw, wire.TDoneAck, nil); err != nil {
 				return err
@@ -111,6 +112,9 @@ func (s *server) serveData(ctx context.Context, rw io.ReadWriter, fr *wire.Reade
 // receiver has hung up (so the Error frame is not lost with the host).
 func (s *server) serveFailed(rw io.ReadWriter, fr *wire.Reader, err error) error {
 	var sc *SourceChangedError
+	if errors.Is(err, context.Canceled) {
+		return err // this sender is stopping: not the receiver's fault, and resumable
+	}
 	if !errors.As(err, &sc) {
 		_ = wire.WriteFrame(rw, wire.TError, wire.AppendError(nil, wire.CodeOf(err), err.Error()))
 		return err
@@ -250,10 +254,14 @@ func (c *chunkServer) serve(ctx context.Context, w io.Writer, r wire.Ref) error 
 	}
 	frame := sl.buf[:chunkFrameHead+int(n)]
 	enc := wire.EncRaw
+	var busy time.Duration
 	if c.comp.shouldTry() {
-		if z, ok := c.comp.compress(sl.enc, sl.zbuf[:chunkFrameHead], raw); ok {
+		start := time.Now()
+		z, ok := c.comp.compress(sl.encoder(c.cs, c.comp.level), sl.zbuf[:chunkFrameHead], raw)
+		if ok {
 			frame, enc = z, wire.EncZstd
 		}
+		busy = time.Since(start)
 	}
 	fillChunkHead(frame, r, enc, uint32(n))
 	if err := c.s.limit.wait(ctx, len(frame)); err != nil {
@@ -262,8 +270,9 @@ func (c *chunkServer) serve(ctx context.Context, w io.Writer, r wire.Ref) error 
 	if _, err := w.Write(frame); err != nil {
 		return err
 	}
-	c.comp.wrote(int(n), time.Now())
+	c.comp.wrote(int(n), len(frame)-chunkFrameHead, busy, time.Now())
 	c.s.chunksServed.Add(1)
+	c.s.files.served(r, manifest.ChunkCount(e.Size, c.cs))
 	c.s.rawServed.Add(n)
 	c.s.wireServed.Add(int64(len(frame) - chunkFrameHead))
 	return nil

@@ -47,6 +47,19 @@ type chunkSlot struct {
 	buf  []byte // frame header room + one chunk
 	zbuf []byte // the same, compressed
 	enc  *zstd.Encoder
+	// level is enc's. A slot keeps one encoder, of the level last asked
+	// for: a stronger level's tables are larger (Better about 6 MiB against
+	// Fastest's 2), and the streams of one session move levels together.
+	level zstd.EncoderLevel
+}
+
+// encoder returns the slot's encoder at level, made anew if the slot's is
+// of another level.
+func (sl *chunkSlot) encoder(cs uint32, level zstd.EncoderLevel) *zstd.Encoder {
+	if sl.enc == nil || sl.level != level {
+		sl.enc, sl.level = newEncoder(cs, level), level
+	}
+	return sl.enc
 }
 
 // admit counts a stream of session id against the limits, or refuses it.
@@ -108,7 +121,6 @@ func (s *server) getSlot(ctx context.Context) (*chunkSlot, error) {
 		sl = &chunkSlot{
 			buf:  make([]byte, chunkFrameHead+int(cs)),
 			zbuf: make([]byte, 0, chunkFrameHead+int(cs)+int(cs)/64+1024),
-			enc:  newEncoder(cs),
 		}
 	}
 	return sl, nil

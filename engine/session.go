@@ -80,8 +80,8 @@ func relayCircuits(relays []string) ([]ma.Multiaddr, error) {
 }
 
 // openStream opens a pcp stream to id and sends its Open frame. Control
-// streams (PAKE, the manifest) may run on a limited relayed connection,
-// the kind public relays give; data streams run only on a connection that
+// streams (PAKE, and coordination) may run on a limited relayed connection,
+// the kind public relays give; data and manifest streams run only on a connection that
 // is transfer-grade (p2p.TransferGrade): when the only such one is a
 // circuit of a relay with an operator's limits, on that circuit; else the
 // swarm waits (until ctx ends) for a direct one or a relayed one without
@@ -89,10 +89,11 @@ func relayCircuits(relays []string) ([]ma.Multiaddr, error) {
 func openStream(ctx context.Context, h host.Host, id peer.ID, o wire.Open) (network.Stream, error) {
 	var s network.Stream
 	var err error
-	if c := p2p.TransferCircuit(h, id); o.Kind == wire.KindData && c != nil {
+	bulk := o.Kind == wire.KindData || o.Kind == wire.KindManifest
+	if c := p2p.TransferCircuit(h, id); bulk && c != nil {
 		s, err = p2p.NewStreamOn(ctx, c, wire.ProtocolID)
 	} else {
-		if o.Kind != wire.KindData {
+		if !bulk {
 			ctx = network.WithAllowLimitedConn(ctx, "pcp")
 		}
 		s, err = h.NewStream(ctx, id, wire.ProtocolID)

@@ -19,6 +19,11 @@ var (
 	bucketChunks   = []byte("chunks")   // entry u32 BE | segment u32 BE -> bitset of done chunks (see encodeSeg)
 	bucketComplete = []byte("complete") // first entry u32 BE -> end entry u32 BE (exclusive)
 	bucketIdent    = []byte("ident")    // entry u32 BE -> identity of the file put in place (see encodeIdent)
+
+	// The part of the offer received, when not all (see store/selection.go).
+	keySelection = []byte("selection")
+	// What pcp status shows of the offer (see store/meta.go).
+	keyMeta = []byte("meta")
 )
 
 // Hash cache file (sender).

@@ -23,6 +23,7 @@
 //	    chunks/                        bucket: entry u32 BE | segment u32 BE -> bitset
 //	    complete/                      bucket: first entry u32 BE -> end entry u32 BE
 //	    ident/                         bucket: entry u32 BE -> identity (see below)
+//	    "selection"                    the part of the offer received, if not all (selection.go)
 //
 // The manifest is stored in its canonical encoding (what hashes to the
 // root), cut into parts of 1 MiB (the last may be shorter) numbered from 0

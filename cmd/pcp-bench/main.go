@@ -1,9 +1,20 @@
 // Command pcp-bench measures pcp's throughput against ceilings measured in the
-// same run, on loopback: a plain TCP file-to-file copy and a plain TLS 1.3
-// file-to-file copy (Go crypto/tls). Each pcp figure runs the sender and the
-// receiver as separate child processes, so their peak RSS is their own.
+// same run: rsync's daemon (no encryption; -z with zstd for text), a plain
+// TCP file-to-file copy and a plain TLS 1.3 file-to-file copy (Go
+// crypto/tls), on loopback. Each pcp figure runs the sender and the
+// receiver as separate child processes, so their peak RSS and CPU are their
+// own, and is given as a ratio to rsync on the same workload and link.
 //
-//	go run ./cmd/pcp-bench [-dir DIR] [-size MiB] [-only random,text,small,resume]
+// The random and text workloads run on two paths: direct (the receiver is
+// given the sender's 127.0.0.1 TCP address) and default (the sender listens
+// on every interface, TCP and QUIC, and the receiver finds it by mDNS, as
+// users run pcp). As root on Linux the default path runs between two network
+// namespaces joined by a veth, and rsync is measured over that veth too;
+// otherwise on this machine's own interfaces. rsync is installed with
+// apt-get when missing and the bench runs as root; without it its rows are
+// skipped with a note.
+//
+//	go run ./cmd/pcp-bench [-dir DIR] [-size MiB] [-only random,text,slow,small,resume]
 //
 // Environment, for experiments: PCP_BENCH_CPUPROFILE=DIR writes send.prof
 // and recv.prof; PCP_BENCH_MEMPROFILE=DIR writes the receiver's heap at the
@@ -14,6 +25,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -28,7 +40,6 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -50,7 +61,7 @@ func main() {
 	sizeMiB := flag.Int64("size", 1024, "size of the large files in MiB")
 	manyN := flag.Int("many", 100_000, "files of 100 B in the many workload")
 	links := flag.Bool("links", false, "many: make the files hard links to 100 distinct ones (creating a million inodes takes long; the receiver still writes every file)")
-	only := flag.String("only", "random,text,small,resume", "workloads to run (also: streams, a sweep of 1/2/4/8 streams on the random file; many, -many files of 100 B)")
+	only := flag.String("only", "random,text,slow,small,resume", "workloads to run (slow: Go source over a 200 Mbit veth, as root; also: streams, a sweep of 1/2/4/8 streams on the random file; many, -many files of 100 B)")
 	flag.Parse()
 	if *dir == "" {
 		d, err := os.MkdirTemp("", "pcp-bench-")
@@ -68,35 +79,84 @@ func main() {
 	os.Remove(filepath.Join(*dir, "tcp.out"))
 	os.Remove(filepath.Join(*dir, "tls.out"))
 	settle()
-	fmt.Printf("%-28s %9s %9s %9s %12s %12s\n", "workload", "MB/s", "vs TCP", "vs TLS", "sender RSS", "recv RSS")
-	row := func(name string, mbs float64, sRSS, rRSS int64) {
-		fmt.Printf("%-28s %9.0f %8.2fx %8.2fx %9d MiB %9d MiB\n", name, mbs, mbs/tcp, mbs/tlsr, sRSS>>20, rRSS>>20)
+	dflt, closeRoute := defaultRoute()
+	defer closeRoute()
+	haveRsync := ensureRsync()
+	fmt.Printf("default path: %s\n\n", dflt.label)
+	fmt.Printf("%-46s %9s %9s %9s %9s %12s %12s\n", "workload", "MB/s", "vs rsync", "vs TLS", "CPU-s", "sender RSS", "recv RSS")
+	row := func(name string, mbs, ref float64, r result) {
+		vs, cpu := "-", "-"
+		if ref > 0 {
+			vs = fmt.Sprintf("%.2fx", mbs/ref)
+		}
+		if r.cpu > 0 {
+			cpu = fmt.Sprintf("%.2f", r.cpu.Seconds())
+		}
+		fmt.Printf("%-46s %9.0f %9s %8.2fx %9s %9d MiB %9d MiB\n", name, mbs, vs, mbs/tlsr, cpu, r.sRSS>>20, r.rRSS>>20)
 	}
-	row("ceiling: TCP file copy", tcp, 0, 0)
-	row("ceiling: TLS 1.3 file copy", tlsr, 0, 0)
+	// rsyncRow measures and prints rsync on src (loopback, and over the
+	// default route when it has a link of its own) and returns MB/s for
+	// each: 0 when skipped.
+	rsyncRow := func(name, src string, z bool) (lo, viaDefault float64) {
+		if !haveRsync {
+			fmt.Printf("%-46s skipped: rsync is not installed (and the bench is not root, or apt-get failed)\n", "rsync daemon "+name)
+			return 0, 0
+		}
+		zf := ""
+		if z {
+			zf = " -z"
+		}
+		lo, note, ok := rsyncCeiling(src, *dir, z, nil)
+		if !ok {
+			fmt.Printf("%-46s skipped: %s\n", "rsync daemon"+zf+" "+name, note)
+			return 0, 0
+		}
+		row("ceiling: rsync daemon"+zf+" "+name, lo, lo, result{})
+		if dflt.ns == nil {
+			return lo, lo
+		}
+		v, note, ok := rsyncCeiling(src, *dir, z, dflt)
+		if !ok {
+			fmt.Printf("%-46s skipped: %s\n", "rsync daemon"+zf+" "+name+", veth", note)
+			return lo, 0
+		}
+		row("ceiling: rsync daemon"+zf+" "+name+", veth", v, v, result{})
+		return lo, v
+	}
+	row("ceiling: TCP file copy", tcp, 0, result{})
+	row("ceiling: TLS 1.3 file copy", tlsr, 0, result{})
 	for _, w := range strings.Split(*only, ",") {
 		switch w {
 		case "streams":
 			for _, n := range []int{1, 2, 4, 8} {
 				os.Setenv("PCP_BENCH_STREAMS", fmt.Sprint(n))
-				r := transfer(random, filepath.Join(*dir, "out-streams"), nil)
-				row(fmt.Sprintf("pcp random, %d streams", n), mb(size, r.elapsed), r.sRSS, r.rRSS)
+				r := transfer(nil, random, filepath.Join(*dir, "out-streams"), nil)
+				row(fmt.Sprintf("pcp random, %d streams", n), mb(size, r.elapsed), 0, r)
 			}
 			os.Unsetenv("PCP_BENCH_STREAMS")
 		case "random":
-			r := transfer(random, filepath.Join(*dir, "out-random"), nil)
-			row("pcp 1 file random", mb(size, r.elapsed), r.sRSS, r.rRSS)
+			lo, via := rsyncRow("random", random, false)
+			r := transfer(nil, random, filepath.Join(*dir, "out-random"), nil)
+			row("pcp random, direct", mb(size, r.elapsed), lo, r)
+			r = transfer(dflt, random, filepath.Join(*dir, "out-random"), nil)
+			row("pcp random, default ("+r.transport+")", mb(size, r.elapsed), via, r)
 		case "text":
 			text := filepath.Join(*dir, "text")
 			writeText(filepath.Join(text, "text.txt"), size)
-			r := transfer(text, filepath.Join(*dir, "out-text"), nil)
-			row(fmt.Sprintf("pcp 1 file text (%.0f%% wire)", 100*float64(r.wire)/float64(size)), mb(size, r.elapsed), r.sRSS, r.rRSS)
+			lo, via := rsyncRow("text", text, true)
+			r := transfer(nil, text, filepath.Join(*dir, "out-text"), nil)
+			row(fmt.Sprintf("pcp text, direct (%.0f%% wire)", 100*float64(r.wire)/float64(size)), mb(size, r.elapsed), lo, r)
+			r = transfer(dflt, text, filepath.Join(*dir, "out-text"), nil)
+			row(fmt.Sprintf("pcp text, default (%s, %.0f%% wire)", r.transport, 100*float64(r.wire)/float64(size)), mb(size, r.elapsed), via, r)
 			os.RemoveAll(text)
+		case "slow":
+			slowLink(dflt, *dir, size, row)
 		case "small":
 			small := filepath.Join(*dir, "small")
 			writeSmall(small, 10_000, 4096)
-			r := transfer(small, filepath.Join(*dir, "out-small"), nil)
-			row(fmt.Sprintf("pcp 10k x 4 KiB (%.2f s)", r.elapsed.Seconds()), mb(10_000*4096, r.elapsed), r.sRSS, r.rRSS)
+			lo, _ := rsyncRow("10k x 4 KiB", small, false)
+			r := transfer(nil, small, filepath.Join(*dir, "out-small"), nil)
+			row(fmt.Sprintf("pcp 10k x 4 KiB (%.2f s)", r.elapsed.Seconds()), mb(10_000*4096, r.elapsed), lo, r)
 		case "many":
 			many := filepath.Join(*dir, "many")
 			if *links {
@@ -104,8 +164,8 @@ func main() {
 			} else {
 				writeSmall(many, *manyN, 100)
 			}
-			r := transfer(many, filepath.Join(*dir, "out-many"), nil)
-			row(fmt.Sprintf("pcp %dk x 100 B (%.1f s)", *manyN/1000, r.elapsed.Seconds()), mb(int64(*manyN)*100, r.elapsed), r.sRSS, r.rRSS)
+			r := transfer(nil, many, filepath.Join(*dir, "out-many"), nil)
+			row(fmt.Sprintf("pcp %dk x 100 B (%.1f s)", *manyN/1000, r.elapsed.Seconds()), mb(int64(*manyN)*100, r.elapsed), 0, r)
 			os.RemoveAll(many)
 		case "resume":
 			// The sender keeps a hash cache, as cmd/pcp does by default: a
@@ -117,25 +177,28 @@ func main() {
 				defer os.Unsetenv("PCP_BENCH_HASHCACHE")
 			}
 			out := filepath.Join(*dir, "out-resume")
-			first := transfer(random, out, func(done, total int64) bool { return done >= total*4/10 })
-			r := transfer(random, out, nil)
+			first := transfer(nil, random, out, func(done, total int64) bool { return done >= total*4/10 })
+			r := transfer(nil, random, out, nil)
 			missing := size - r.skipped
 			resumed := mb(missing, r.elapsed)
-			row(fmt.Sprintf("pcp resume after %d%%", 100*first.done/size), resumed, r.sRSS, r.rRSS)
+			row(fmt.Sprintf("pcp resume after %d%%", 100*first.done/size), resumed, 0, r)
 			fmt.Printf("%-28s %d MiB verified before the kill, %d MiB of it kept (durable and logged), %d MiB fetched again\n", "",
 				first.done>>20, r.skipped>>20, max(0, first.done-r.skipped)>>20)
 			// The target: the rerun is no slower than sending the missing
 			// bytes fresh, as a new file of that size (hashed, as new data is).
 			part := filepath.Join(*dir, "part")
 			writeRandom(filepath.Join(part, "part.bin"), missing)
-			f := transfer(part, filepath.Join(*dir, "out-part"), nil)
+			f := transfer(nil, part, filepath.Join(*dir, "out-part"), nil)
 			fresh := mb(missing, f.elapsed)
-			row(fmt.Sprintf("pcp fresh %d MiB (missing)", missing>>20), fresh, f.sRSS, f.rRSS)
+			row(fmt.Sprintf("pcp fresh %d MiB (missing)", missing>>20), fresh, 0, f)
 			fmt.Printf("%-28s resume / fresh = %.2f (target >= 1)\n", "", resumed/fresh)
 			os.RemoveAll(part)
 		}
 	}
-	fmt.Println("\nMB/s = manifest bytes / wall time from the receiver's start to its exit, hashing included.")
+	fmt.Println("\nMB/s = manifest bytes / wall time from the receiver's start to its exit, hashing included;")
+	fmt.Println("rsync: bytes / wall time of the client. vs rsync: against rsync on the same workload and link")
+	fmt.Println("(text: rsync -z with zstd). CPU-s: user+system of sender and receiver. (tcp), (quic): the transport")
+	fmt.Println("the receiver's summary reports.")
 	fmt.Println("resume: MB/s over the missing bytes only, against a fresh send of as many bytes in the same run.")
 }
 
@@ -155,16 +218,19 @@ type result struct {
 	elapsed                      time.Duration
 	sRSS, rRSS                   int64
 	wire, fetched, skipped, done int64
+	cpu                          time.Duration // user+system, both children
+	transport                    string        // as the receiver's summary reports it
 }
 
-// transfer runs a sender and a receiver child; with killAt it SIGKILLs the
-// receiver once killAt(done, total) is true.
-func transfer(src, dest string, killAt func(done, total int64) bool) result {
+// transfer runs a sender and a receiver child on route rt (nil: direct);
+// with killAt it SIGKILLs the receiver once killAt(done, total) is true.
+func transfer(rt *route, src, dest string, killAt func(done, total int64) bool) result {
 	pass, err := auth.Generate(4)
 	check(err)
 	env := append(os.Environ(), "PCP_BENCH_PASS="+pass.String(), "PCP_BENCH_SRC="+src, "PCP_BENCH_DEST="+dest,
 		"PCP_BENCH_LOG="+dest+".resume.db")
-	snd := exec.Command(os.Args[0])
+	env = append(env, rt.env()...)
+	snd := rt.command(0)
 	snd.Env = append(env, "PCP_BENCH_CHILD=send")
 	sout, err := snd.StdoutPipe()
 	check(err)
@@ -183,7 +249,7 @@ func transfer(src, dest string, killAt func(done, total int64) bool) result {
 		fail("sender did not start")
 	}
 	start := time.Now()
-	rcv := exec.Command(os.Args[0])
+	rcv := rt.command(1)
 	rcv.Env = append(env, "PCP_BENCH_CHILD=recv", "PCP_BENCH_ADDRS="+strings.Join(addrs, " "))
 	rout, err := rcv.StdoutPipe()
 	check(err)
@@ -192,6 +258,10 @@ func transfer(src, dest string, killAt func(done, total int64) bool) result {
 	var res result
 	rs := bufio.NewScanner(rout)
 	for rs.Scan() {
+		var tm map[string]string
+		if json.Unmarshal(rs.Bytes(), &tm) == nil && tm["transport"] != "" {
+			res.transport = tm["transport"]
+		}
 		var m map[string]int64
 		if json.Unmarshal(rs.Bytes(), &m) != nil {
 			continue
@@ -222,6 +292,9 @@ func transfer(src, dest string, killAt func(done, total int64) bool) result {
 	}
 	res.rRSS = maxRSS(rcv.ProcessState)
 	res.sRSS = maxRSS(snd.ProcessState)
+	for _, ps := range []*os.ProcessState{snd.ProcessState, rcv.ProcessState} {
+		res.cpu += ps.UserTime() + ps.SystemTime()
+	}
 	os.RemoveAll(dest)
 	os.Remove(dest + ".resume.db")
 	settle()
@@ -239,7 +312,7 @@ func child(role string) {
 	pass, err := auth.Parse(os.Getenv("PCP_BENCH_PASS"))
 	check(err)
 	out := json.NewEncoder(os.Stdout)
-	net := engine.NetworkOptions{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, NoDiscovery: true}
+	net := childNetwork()
 	ctx := context.Background()
 	switch role {
 	case "send":
@@ -256,7 +329,9 @@ func child(role string) {
 			}})
 		check(err)
 	case "recv":
-		net.Direct = strings.Fields(os.Getenv("PCP_BENCH_ADDRS"))
+		if net.NoDiscovery {
+			net.Direct = strings.Fields(os.Getenv("PCP_BENCH_ADDRS"))
+		}
 		logPath := os.Getenv("PCP_BENCH_LOG")
 		if os.Getenv("PCP_BENCH_NOLOG") != "" {
 			logPath = "" // no resume log: no syncfs, nothing durable
@@ -281,6 +356,7 @@ func child(role string) {
 				}
 			}})
 		check(err)
+		out.Encode(map[string]string{"transport": cmp.Or(sum.Transport, sum.Path, "unknown")})
 		out.Encode(map[string]int64{"wire": sum.WireBytes, "fetched": sum.FetchedBytes, "skipped": sum.SkippedBytes})
 	}
 }

@@ -3,6 +3,7 @@
 // verified chunk by chunk with BLAKE3.
 //
 //	pcp send PATH...          offer files; prints the passphrase at once
+//	pcp send --text TEXT      offer a short message, which the receiver prints
 //	pcp receive [WORDS]       fetch them (asks y/N first; resumes by itself)
 //	pcp node                  run a bootstrap / DHT / relay node
 //	pcp verify DIR            re-check a received tree against its manifest

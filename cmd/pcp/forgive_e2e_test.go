@@ -106,6 +106,9 @@ func TestSkipExistingFlag(t *testing.T) {
 	if code := rp.wait(); code != exitOK {
 		t.Fatalf("receive exit %d\n%s", code, rp.errText())
 	}
+	if d := rp.eventsNamed("done"); len(d) != 1 || num(d[0], "skipped_files") != 2 {
+		t.Errorf("done events %v, want one with skipped_files 2", d)
+	}
 	s.wait()
 	keptMine(t, dest, mine)
 	r := runPCP(t, t.TempDir(), "", "receive", "--overwrite", "--skip-existing", "-o", dest, "x-y-z-w")

@@ -26,7 +26,8 @@ type recvFlags struct {
 	patience   time.Duration
 	passphrase string
 	net        netFlags
-	limit      rateFlag // ratelimit.go
+	limit      rateFlag    // ratelimit.go
+	sel        selectFlags // select.go
 }
 
 func (a *app) receiveCmd() *cobra.Command {
@@ -68,6 +69,7 @@ offer is refused (exit 7). Declining never ends the sender's offer.`,
 	fs.StringVar(&f.passphrase, "passphrase", "", "the sender's words (prefer the argument or $"+auth.EnvPassphrase+")")
 	f.net.register(fs, true)
 	f.limit.register(fs)
+	f.sel.register(cmd)
 	return cmd
 }
 
@@ -101,6 +103,10 @@ func (a *app) receive(ctx context.Context, args []string, f *recvFlags) error {
 	}
 	if f.overwrite && f.skip {
 		return usageError{errors.New("--overwrite and --skip-existing exclude each other")}
+	}
+	sel, err := f.sel.selection()
+	if err != nil {
+		return err
 	}
 	u := a.newUI("receive")
 	u.setRateLimit(bps)
@@ -194,6 +200,7 @@ func (a *app) receive(ctx context.Context, args []string, f *recvFlags) error {
 		ResumeLogPath: a.statePath(engine.ResumeLogFile),
 		RateLimit:     bps,
 		Reverify:      f.reverify,
+		Select:        sel,
 		Patience:      f.patience,
 		Network:       netOpts,
 		Events:        events,
@@ -223,6 +230,8 @@ func (a *app) receive(ctx context.Context, args []string, f *recvFlags) error {
 		u.advise("Nothing was written, and the sender keeps offering. Run again with --overwrite to replace them,\n" +
 			"--skip-existing to keep them and receive the rest, or -o to receive into another directory.")
 		return reworded{"some files at the destination differ from the offer (listed above)", err}
+	case errors.Is(err, engine.ErrNothingSelected):
+		u.advise(nothingSelectedAdvice)
 	case errors.Is(err, engine.ErrDeclined) && !noAnswer:
 		u.advise("Nothing was written. The sender keeps offering: run the same command again to receive.")
 	case errors.As(err, &refused):
@@ -258,6 +267,7 @@ func (u *ui) offerAs(o engine.Offer, dest string, mode conflictMode) {
 		"top_level_count": o.TopLevelCount, "conflict_count": o.ConflictCount,
 		"refused": refusedJSON(o.Refused), "refused_count": o.RefusedCount,
 		"peer": o.Peer, "path": o.Path, "dest": dest,
+		"selected_files": o.SelectedFiles, "selected_bytes": o.SelectedBytes, "selection": selectionJSON(o.Selection), "recorded_selection": selectionJSON(o.RecordedSelection),
 	})
 	if u.mode == modeJSON {
 		fmt.Fprintf(u.errw, "Offer: %s (%s, %s) into %s\n", listNames(escapeAll(o.TopLevel), o.TopLevelCount, 5),
@@ -275,8 +285,9 @@ func (u *ui) offerAs(o engine.Offer, dest string, mode conflictMode) {
 		fmt.Fprintf(w, ", %s", plural(int64(o.Dirs), "directory"))
 	}
 	fmt.Fprintln(w)
+	offerSelection(w, o) // select.go
 	if have := o.PresentBytes + o.ResumeBytes; have > 0 {
-		fmt.Fprintf(w, "    already here: %s of %s", humanBytes(have), humanBytes(o.TotalBytes))
+		fmt.Fprintf(w, "    already here: %s of %s", humanBytes(have), humanBytes(o.SelectedBytes))
 		if o.ResumeBytes > 0 {
 			fmt.Fprintf(w, " (%s resumable from an interrupted transfer)", humanBytes(o.ResumeBytes))
 		}

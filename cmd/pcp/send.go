@@ -22,12 +22,13 @@ type sendFlags struct {
 	net         netFlags
 	extra       sendExtras // sendextra.go
 	newWords    bool
+	text        string // --text (text.go)
 }
 
 func (a *app) sendCmd() *cobra.Command {
 	var f sendFlags
 	cmd := &cobra.Command{
-		Use:   "send PATH...",
+		Use:   "send PATH... | send --text TEXT",
 		Short: "Offer files and directories; prints the passphrase for the receiver",
 		Long: `Offer one or more files or directories to one receiver.
 
@@ -48,8 +49,9 @@ once the offer is complete or guessed at --max-failures times.`,
   PCP_PASSPHRASE=lemon-orbit-tiger-salad pcp send ./build   # choose the words
   pcp send --manifest-out tree.pcpm ./dataset        # keep a manifest for 'pcp verify'
   pcp send --bootstrap /ip4/203.0.113.7/tcp/4001/p2p/12D3Koo... ./dir   # your own node
-  pcp send --no-discovery --listen /ip4/0.0.0.0/tcp/9000 file   # receiver uses --direct`,
-		Args: usageArgs(cobra.MinimumNArgs(1)),
+  pcp send --no-discovery --listen /ip4/0.0.0.0/tcp/9000 file   # receiver uses --direct
+  pcp send --text "the wifi password is hunter2"    # a short message, printed by the receiver`,
+		Args: usageArgs(cobra.ArbitraryArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.send(cmd.Context(), args, &f)
 		},
@@ -61,6 +63,7 @@ once the offer is complete or guessed at --max-failures times.`,
 	fs.StringVar(&f.manifestOut, "manifest-out", "", "write the manifest to this file (for 'pcp verify --manifest')")
 	fs.BoolVar(&f.noCache, "no-hash-cache", false, "hash every file again instead of trusting the hash cache")
 	fs.BoolVar(&f.newWords, "new-words", false, "generate new words instead of those kept for the same paths")
+	fs.StringVar(&f.text, "text", "", fmt.Sprintf("send this short message (at most %d KiB) instead of files; the receiver prints it", engine.MaxTextSize>>10))
 	f.net.register(fs, false)
 	f.extra.register(fs)
 	return cmd
@@ -91,8 +94,9 @@ func (a *app) send(ctx context.Context, paths []string, f *sendFlags) error {
 		return err
 	}
 	// What can fail before the words are shown fails first.
-	if err := engine.CheckPaths(paths); err != nil {
-		return usageError{err}
+	text := f.text != ""
+	if err := checkSendWhat(paths, f); err != nil {
+		return err
 	}
 	if err := f.extra.check(); err != nil {
 		return err
@@ -102,24 +106,31 @@ func (a *app) send(ctx context.Context, paths []string, f *sendFlags) error {
 	}
 	// Generated words and the identity are kept per offer, so the same
 	// command run again is the same sender (offerstate.go).
+	// A message is not kept: each --text run is a new offer.
 	chosen := strings.TrimSpace(f.passphrase) != "" || strings.TrimSpace(os.Getenv(auth.EnvPassphrase)) != ""
-	offer, err := newOfferState(a.state(), paths)
-	if err != nil {
-		return fmt.Errorf("state directory: %w", err)
+	var offer offerState
+	var pass auth.Passphrase
+	var prevFails int
+	var kept bool
+	if !text {
+		if offer, err = newOfferState(a.state(), paths); err != nil {
+			return fmt.Errorf("state directory: %w", err)
+		}
+		pass, prevFails, kept = offer.words(f.words, f.maxFailures)
 	}
-	pass, prevFails, kept := offer.words(f.words, f.maxFailures)
 	if chosen || f.newWords || !kept {
 		prevFails = 0
 		if pass, err = choosePassphrase(f.passphrase, f.words, os.Getenv); err != nil {
 			return err
 		}
-		if !chosen {
+		if !chosen && !text {
 			if err := offer.keep(pass); err != nil {
 				return fmt.Errorf("state directory: %w", err)
 			}
 		}
 	}
 	u := a.newUI("send")
+	u.text = text
 	// The passphrase comes first, before any hashing.
 	words := pass.String()
 	u.json("passphrase", map[string]any{"passphrase": words, "command": "pcp receive " + words})
@@ -140,7 +151,7 @@ func (a *app) send(ctx context.Context, paths []string, f *sendFlags) error {
 		}
 	}
 	events := sendEvents(u)
-	if !chosen {
+	if !chosen && !text {
 		// Wrong guesses against kept words count across restarts.
 		events = func(e engine.Event) {
 			if af, ok := e.(engine.AuthFailedEvent); ok {
@@ -151,13 +162,16 @@ func (a *app) send(ctx context.Context, paths []string, f *sendFlags) error {
 	}
 	opts := engine.SendOptions{
 		Paths:           paths,
+		Text:            f.text,
 		Passphrase:      pass,
 		MaxAuthFailures: f.maxFailures - prevFails,
-		IdentityPath:    offer.identityPath(),
 		ManifestOut:     f.manifestOut,
 		Network:         netOpts,
 		Events:          events,
 		Logger:          a.logger(),
+	}
+	if !text {
+		opts.IdentityPath = offer.identityPath()
 	}
 	if !f.noCache {
 		opts.HashCachePath = a.statePath(engine.HashCacheFile)
@@ -166,7 +180,7 @@ func (a *app) send(ctx context.Context, paths []string, f *sendFlags) error {
 		return err
 	}
 	_, err = engine.Send(ctx, opts)
-	if err == nil || errors.Is(err, engine.ErrTooManyFailures) {
+	if !text && (err == nil || errors.Is(err, engine.ErrTooManyFailures)) {
 		offer.forgetWords() // complete, or guessed at too often: new words next time
 	}
 	if errors.Is(err, engine.ErrNothingToSend) {
@@ -176,7 +190,7 @@ func (a *app) send(ctx context.Context, paths []string, f *sendFlags) error {
 		// The file itself was named when it was found (SourceChangedEvent).
 		u.hint("Run the same command again to offer the files as they are now; the receiver keeps what it has verified.")
 		return reworded{"offer ended: a file changed on disk after it was hashed (named above)", err}
-	} else if err != nil && ctx.Err() != nil {
+	} else if err != nil && ctx.Err() != nil && !text {
 		u.hint("Stopped. Run the same command again to offer the files again with the same words: a receiver that is\n" +
 			"still waiting continues where it was; one that stopped keeps what it has verified and resumes.")
 	}

@@ -16,7 +16,9 @@ func (a *app) statusCmd() *cobra.Command {
 		Use:   "status",
 		Short: "List resumable and finished transfers in the resume log",
 		Long: `List the transfers this computer has received or started to receive: their root,
-state (resumable or finished), progress, destination and last activity.
+state (resumable or finished), progress, last activity, the sender's peer ID,
+the top-level names offered and the destination. Transfers recorded by an
+older pcp show "-" for the peer and the names.
 
 --prune deletes finished transfers from the log (their files stay where they
 are, but 'pcp verify' then needs --manifest). --prune --all deletes resumable
@@ -49,7 +51,8 @@ ones too: they would start from scratch.`,
 				u.json("transfer", map[string]any{"root": t.Root, "dest": t.Dest, "state": transferState(t),
 					"files": t.Files, "total_bytes": t.TotalBytes, "done_bytes": t.DoneBytes,
 					"total_chunks": t.TotalChunks, "done_chunks": t.DoneChunks,
-					"created": t.Created.UTC().Format(time.RFC3339), "updated": t.Updated.UTC().Format(time.RFC3339)})
+					"created": t.Created.UTC().Format(time.RFC3339), "updated": t.Updated.UTC().Format(time.RFC3339),
+					"names": nonNil(t.Names), "name_count": t.NameCount, "peer": t.Peer})
 			}
 			if u.mode == modeJSON {
 				return nil
@@ -59,11 +62,12 @@ ones too: they would start from scratch.`,
 				return nil
 			}
 			tw := tabwriter.NewWriter(u.out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ROOT\tSTATE\tDONE\tFILES\tUPDATED\tDEST")
+			fmt.Fprintln(tw, "ROOT\tSTATE\tDONE\tFILES\tUPDATED\tPEER\tNAMES\tDEST")
 			for _, t := range list {
-				fmt.Fprintf(tw, "%s\t%s\t%s of %s\t%d\t%s\t%s\n", shortRoot(t.Root), transferState(t),
+				fmt.Fprintf(tw, "%s\t%s\t%s of %s\t%d\t%s\t%s\t%s\t%s\n", shortRoot(t.Root), transferState(t),
 					humanBytes(t.DoneBytes), humanBytes(t.TotalBytes), t.Files,
-					t.Updated.Local().Format("2006-01-02 15:04"), escape(t.Dest))
+					t.Updated.Local().Format("2006-01-02 15:04"), orDash(escape(shortPeer(t.Peer))),
+					orDash(statusNames(t)), escape(t.Dest))
 			}
 			return tw.Flush()
 		},
@@ -78,4 +82,20 @@ func transferState(t engine.TransferInfo) string {
 		return "finished"
 	}
 	return "resumable"
+}
+
+// statusNames is the first few top-level names of t, escaped (they are
+// the sender's), with "and N more".
+func statusNames(t engine.TransferInfo) string {
+	if len(t.Names) == 0 {
+		return ""
+	}
+	return listNames(escapeAll(t.Names), max(t.NameCount, len(t.Names)), 3)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

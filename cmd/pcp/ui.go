@@ -72,6 +72,9 @@ type ui struct {
 	xferMoved  bool
 	lastProg   engine.ProgressEvent
 	maxStreams int
+	// text: the offer is a message (send --text, or a TextEvent on the
+	// receiver): said as such, not as files (text.go).
+	text bool
 }
 
 // setRateLimit shows --limit-rate in the progress line.
@@ -248,7 +251,10 @@ func (u *ui) event(e engine.Event) {
 	case engine.ManifestEvent:
 		u.closeBar(u.hashBar, true)
 		u.jsonLocked("manifest", map[string]any{"root": e.Root, "files": e.Files, "bytes": e.Bytes})
-		if u.role == "send" {
+		switch {
+		case u.role == "send" && u.text:
+			u.sayLocked("Ready: a message of %s. Waiting for the receiver…", humanBytes(e.Bytes))
+		case u.role == "send":
 			u.sayLocked("Ready: %s, %s (root %s). Waiting for the receiver…", plural(int64(e.Files), "file"), humanBytes(e.Bytes), shortRoot(e.Root))
 		}
 	case engine.SearchingEvent:
@@ -301,6 +307,8 @@ func (u *ui) event(e engine.Event) {
 		}
 	case engine.DoneEvent:
 		u.done(e.Summary, now)
+	case engine.TextEvent:
+		u.showText(e.Text)
 	case engine.SourceChangedEvent:
 		u.jsonLocked("source_changed", map[string]any{"path": e.Path})
 		if !u.changed[e.Path] { // every stream that hits it reports it
@@ -331,6 +339,9 @@ func resumeLine(e engine.ResumedEvent) string {
 }
 
 func (u *ui) hashing(e engine.HashingEvent, now time.Time) {
+	if u.text && u.mode != modeJSON {
+		return // a message: no files to scan, as far as the user knows
+	}
 	switch u.mode {
 	case modeJSON:
 		if now.Sub(u.lastHash) < jsonEvery && e.Bytes < e.BytesTotal {
@@ -385,7 +396,7 @@ func (u *ui) progress(e engine.ProgressEvent, now time.Time) {
 		u.lastJSON = now
 		f := map[string]any{"bytes": e.Bytes, "total_bytes": e.TotalBytes,
 			"wire_bytes": e.WireBytes, "files": e.Files, "files_total": e.FilesTotal, "current": e.Current,
-			"path": e.Path, "streams": e.Streams, "rate": int64(u.rate)}
+			"path": e.Path, "transport": e.Transport, "streams": e.Streams, "rate": int64(u.rate)}
 		if u.rateLimit > 0 {
 			f["rate_limit"] = u.rateLimit
 		}
@@ -435,7 +446,7 @@ func plainProgress(role string, e engine.ProgressEvent, rate float64) string {
 	}
 	return fmt.Sprintf("%s: %s of %s (%s), %s, ETA %s, %s, %s, %d streams", verb,
 		humanBytes(e.Bytes), humanBytes(e.TotalBytes), percent(e.Bytes, e.TotalBytes), humanRate(rate), eta,
-		files, orUnknown(e.Path), e.Streams)
+		files, pathOver(e.Path, e.Transport), e.Streams)
 }
 
 func (u *ui) done(s engine.Summary, now time.Time) {
@@ -447,10 +458,18 @@ func (u *ui) done(s engine.Summary, now time.Time) {
 		"fetched_bytes": s.FetchedBytes, "skipped_bytes": s.SkippedBytes, "chunks_fetched": s.ChunksFetched,
 		"chunks_refetched": s.ChunksRefetched, "reconnects": s.Reconnects,
 		"duration_ms": s.Duration.Milliseconds(), "duration": s.Duration.String(), "path": s.Path, "streams": s.Streams,
-		"transfer_ms": took.Milliseconds(),
+		"transport": s.Transport, "transfer_ms": took.Milliseconds(),
+		"partial": s.Partial, "selected_files": s.SelectedFiles, "selected_bytes": s.SelectedBytes,
+		"skipped_files": s.SkippedFiles,
 	})
 	if u.mode == modeJSON {
 		return
+	}
+	if u.text {
+		if u.role == "send" {
+			fmt.Fprintf(u.out, "Done: the receiver has the message.\n")
+		}
+		return // the receiver printed the message itself
 	}
 	rate := ""
 	if took > 0 && s.FetchedBytes > 0 {
@@ -472,9 +491,20 @@ func (u *ui) done(s engine.Summary, now time.Time) {
 	if s.Reconnects > 0 {
 		parts = append(parts, plural(int64(s.Reconnects), "reconnect"))
 	}
-	parts = append(parts, fmt.Sprintf("%s, %d streams", orUnknown(s.Path), s.Streams))
-	fmt.Fprintf(u.out, "Done: %s (%s) received and verified in %s%s; %s.\n",
-		plural(int64(s.Files), "file"), humanBytes(s.ManifestBytes), humanDuration(took), rate, strings.Join(parts, ", "))
+	parts = append(parts, fmt.Sprintf("%s, %d streams", pathOver(s.Path, s.Transport), s.Streams))
+	what := fmt.Sprintf("%s (%s)", plural(int64(s.Files), "file"), humanBytes(s.ManifestBytes))
+	if s.Partial { // select.go
+		what = fmt.Sprintf("the selected %d of %s (%s of %s)", s.SelectedFiles, plural(int64(s.Files), "file"), humanBytes(s.SelectedBytes), humanBytes(s.ManifestBytes))
+	}
+	fmt.Fprintf(u.out, "Done: %s received and verified in %s%s; %s.\n", what, humanDuration(took), rate, strings.Join(parts, ", "))
+}
+
+// pathOver is the path with its transport when known: "direct over tcp".
+func pathOver(path, transport string) string {
+	if path == "" || transport == "" {
+		return orUnknown(path)
+	}
+	return path + " over " + transport
 }
 
 func orUnknown(path string) string {

@@ -28,7 +28,9 @@ that was received into DIR (kept in the resume log), or with a manifest file
 written by 'pcp send --manifest-out'. DIR may be the destination directory or one
 of the top-level directories that were received into it.
 
-Every missing, truncated or modified file is listed. Exit 0: the tree matches;
+Every missing, truncated or modified file is listed. After a receive with
+--only/--skip, only the part received is checked: the files outside it are
+counted as not selected, and do not fail. Exit 0: the tree matches;
 exit 6: it differs; exit 1: no manifest was found or DIR cannot be read.`,
 		Example: `  pcp verify ~/Downloads                 # the -o DIR of an earlier receive
   pcp verify ~/Downloads/photos
@@ -89,8 +91,13 @@ func (a *app) verify(ctx context.Context, dir string, f *verifyFlags) error {
 		Result: func(t engine.VerifyTarget) {
 			target = t
 			lastPrint = u.now() // the first plain line after 2 s, not at 0 bytes
-			u.json("verifying", map[string]any{"root": t.Root, "dir": t.Dir, "files": t.Files, "bytes": t.Bytes})
+			u.json("verifying", map[string]any{"root": t.Root, "dir": t.Dir, "files": t.Files, "bytes": t.Bytes,
+				"selection": selectionJSON(t.Selection), "not_selected_files": t.NotSelectedFiles, "not_selected_bytes": t.NotSelectedBytes})
 			u.say("Verifying %s (%s) in %s against manifest %s…", plural(int64(t.Files), "file"), humanBytes(t.Bytes), escape(t.Dir), shortRoot(t.Root))
+			if !t.Selection.IsZero() {
+				u.say("not selected:  %s (%s) outside the part received (%s): not checked",
+					plural(int64(t.NotSelectedFiles), "file"), humanBytes(t.NotSelectedBytes), escape(selectionFlags(t.Selection)))
+			}
 			if u.mode == modeTTY && t.Bytes > 0 {
 				u.mu.Lock()
 				u.bar, u.barMax = u.newBar(t.Bytes, "verifying"), t.Bytes
@@ -117,11 +124,16 @@ func (a *app) verify(ctx context.Context, dir string, f *verifyFlags) error {
 		}
 	}
 	u.json("verified", map[string]any{"ok": len(diffs) == 0, "root": target.Root, "files": target.Files,
-		"bytes": target.Bytes, "differences": len(diffs)})
+		"bytes": target.Bytes, "differences": len(diffs), "not_selected_files": target.NotSelectedFiles})
 	if len(diffs) > 0 {
 		a.reported = true
 		u.fail(fmt.Sprintf("%v: %d of %s differ", engine.ErrVerifyFailed, len(diffs), plural(int64(target.Files), "file")), exitVerify)
 		return fmt.Errorf("%w: %d differences", engine.ErrVerifyFailed, len(diffs))
+	}
+	if !target.Selection.IsZero() {
+		u.say("OK: all %s (%s) of the part received match; %d not selected.", plural(int64(target.Files), "file"),
+			humanBytes(target.Bytes), target.NotSelectedFiles)
+		return nil
 	}
 	u.say("OK: all %s (%s) match.", plural(int64(target.Files), "file"), humanBytes(target.Bytes))
 	return nil

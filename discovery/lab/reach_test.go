@@ -2,6 +2,7 @@ package lab
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -215,4 +216,33 @@ func maxTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// manyFiles is a tree whose manifest outgrows a public relay's 128 KiB
+// circuit: n files of 512 bytes under payload/, in 20 directories.
+func manyFiles(n int) map[string]int64 {
+	m := make(map[string]int64, n)
+	for i := range n {
+		m[fmt.Sprintf("payload/d%02d/file-with-a-longish-name-%05d.txt", i%20, i)] = 512
+	}
+	return m
+}
+
+// cone / cone, public-like nodes only, and an offer whose manifest is
+// larger than a public relay's circuit allows (128 KiB): the peers meet
+// through the relay, but the manifest must not be cut by its limit; it
+// travels once the hole punch has made a direct path.
+func TestLabReachLargeManifest(t *testing.T) {
+	l := NewLab(t, Config{NATA: NATCone, NATC: NATCone, Nodes: 3})
+	ctx := scenarioCtx(t, 120*time.Second)
+	boot := reachNet(ctx, t, l, false)
+	tr := reachPair(ctx, t, l, boot, manyFiles(3000), 19, false)
+	tr.done = tr.recv.MustEvent(ctx, "done", nil)
+	tr.recv.MustExit(ctx, 0)
+	tr.sender.MustExit(ctx, 0)
+	t.Logf("done over %s in %s, %d files", tr.done.Str("path"), tr.done.Str("duration"), tr.done.Int("files"))
+	if p := tr.done.Str("path"); p != "direct" {
+		t.Errorf("done path %q, want direct (hole punch)", p)
+	}
+	tr.checkReceived(ctx, t)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	tls "github.com/libp2p/go-libp2p/p2p/security/tls"
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
@@ -99,6 +100,8 @@ func hostOptions(listen []string, id crypto.PrivKey) ([]libp2p.Option, error) {
 		libp2p.Security(noise.ID, noise.New),
 		libp2p.Muxer(yamux.ID, yamuxTransport()),
 		libp2p.EnableRelay(),
+		// TCP before QUIC for bulk data; hole punching still dials both.
+		libp2p.SwarmOpts(swarm.WithDialRanker(DialRanker)),
 		// No libp2p.EnableHolePunching: NewHost runs its own DCUtR service
 		// (punch.go), and a relay node has no use for one.
 		libp2p.DisableMetrics(),

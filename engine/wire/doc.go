@@ -18,6 +18,13 @@
 //     and free space before it stores a manifest byte, and fails a manifest
 //     that differs from it (entries, encoded bytes, file bytes) or makes too
 //     little progress (the engine's manifest deadline).
+//   - Open{Kind: KindManifest, Session: id}: when ManifestInfo has
+//     FlagManifestStream (the control stream runs on a relay circuit that is
+//     for meeting only, whose limit would cut the manifest), the manifest
+//     does not follow on the control stream: the receiver opens this stream
+//     once it has a path that can carry data, and the sender sends the
+//     Manifest frames and ManifestEnd on it, once per session, to the peer
+//     of the session only. The decision still goes on the control stream.
 //   - Open{Kind: KindData, Session: id}: a data stream of the authenticated
 //     session id. The sender accepts it only from the peer ID that passed
 //     PAKE for that session. The receiver sends Request frames; the sender
@@ -35,7 +42,7 @@
 // allocates or reads the payload; an unknown type or an oversized length is
 // ErrFrame. Payloads, all integers big-endian:
 //
-//	Open        (1)  kind u8 | session [32]byte (KindData only)        <= 33
+//	Open        (1)  kind u8 | session [32]byte (KindData, KindManifest) <= 33
 //	Manifest    (2)  a piece of the manifest's canonical encoding         <= 1 MiB
 //	ManifestEnd (3)  root [32]byte                                          = 32
 //	Accept      (4)  empty                                                  = 0
@@ -46,12 +53,39 @@
 //	Done        (9)  empty                                                  = 0
 //	DoneAck     (10) empty                                                  = 0
 //	Wait        (11) empty                                                  = 0
-//	ManifestInfo (12) entries u64 | encoded u64 | file bytes u64           = 24
+//	ManifestInfo (12) entries u64 | encoded u64 | file bytes u64 [| flags u8]  24 or 25
+//
+// ManifestInfo's flags byte is present only when it is not 0 (so a plain
+// offer is 24 bytes, as before flags existed). FlagText (1) marks a text
+// offer (pcp send --text): its manifest must be exactly one regular file,
+// at the top level, of at most MaxText (64 KiB) bytes, or the receiver
+// fails it as a protocol violation. The receiver fetches that file like any
+// other, into a private directory, prints it and removes it: a text offer
+// never writes into the receiver's destination and asks no question.
+// FlagManifestStream (2): the manifest comes on a KindManifest stream (see
+// Streams). Unknown flag bits are ErrFrame. A receiver older than flags rejects a
+// text offer's 25-byte ManifestInfo as ErrFrame: it stores nothing, and
+// the sender keeps offering.
 //
 // In a Chunk, enc is EncRaw (data is the chunk) or EncZstd (data is one zstd
 // frame that decodes to exactly rawLen bytes). rawLen never exceeds the
 // manifest's chunk size; the receiver checks it against the manifest before
 // decompressing, and decompresses with a limit of rawLen.
+//
+// Have-map frames (havemap.go; for the multi-source swarm, not yet on any
+// stream) say which chunks a source holds, by global chunk index (the
+// manifest's chunks numbered in entry order, 0 to its chunk count T - 1):
+//
+//	HaveMap    (20) T u32 | start u32 | span u32 | form u8 | body     <= 13 + MaxHaveSpan/8
+//	HaveUpdate (21) count u16 | count x index u32 (strictly increasing) <= 2 + 4*MaxHaveUpdate
+//
+// A HaveMap covers chunks [start, start+span), 1 <= span <= MaxHaveSpan
+// (2^20), start+span <= T; a larger manifest takes several. Form 0: a bitmap
+// of ceil(span/8) bytes, chunk start+j at bit 7-j%8 of byte j/8, unused
+// bits 0. Form 1: uvarint run lengths, alternately absent and held starting
+// with absent (only the first may be 0), adding up to exactly span. A
+// HaveUpdate names 1 to MaxHaveUpdate (1024) newly held chunks, each < T.
+// The decoders take T from the manifest and refuse any other (ErrFrame).
 //
 // Error codes, and what the receiver does with each:
 //

@@ -19,26 +19,62 @@ type ManifestInfo struct {
 	Entries   uint64 // entries in the manifest
 	Encoded   uint64 // bytes of its canonical encoding: the Manifest payloads together
 	FileBytes uint64 // bytes in all its files
+	// Flags say what kind of offer this is (FlagText); 0 is files, and is
+	// not encoded at all, so a plain offer reads as before.
+	Flags uint8
 }
 
+// Offer flags.
+const (
+	// FlagText: the offer is a short message, not files. Its manifest must
+	// be one regular file of at most MaxText bytes; the receiver prints it
+	// and stores nothing at its destination.
+	FlagText uint8 = 1
+	// FlagManifestStream: the manifest does not follow on the control
+	// stream; the receiver fetches it on a KindManifest stream of the
+	// session, once it has a path that can carry data.
+	FlagManifestStream uint8 = 2
+
+	knownFlags = FlagText | FlagManifestStream
+	// MaxText bounds the one file of a text offer.
+	MaxText = 64 << 10
+)
+
+// manifestInfoSize is a ManifestInfo without flags; with flags it is one
+// byte longer.
 const manifestInfoSize = 3 * 8
 
-// Append encodes a ManifestInfo payload.
+// Append encodes a ManifestInfo payload: the flags byte only when not 0.
 func (m ManifestInfo) Append(b []byte) []byte {
 	b = binary.BigEndian.AppendUint64(b, m.Entries)
 	b = binary.BigEndian.AppendUint64(b, m.Encoded)
-	return binary.BigEndian.AppendUint64(b, m.FileBytes)
+	b = binary.BigEndian.AppendUint64(b, m.FileBytes)
+	if m.Flags != 0 {
+		b = append(b, m.Flags)
+	}
+	return b
 }
 
+// Text reports whether the offer is a text message (FlagText).
+func (m ManifestInfo) Text() bool { return m.Flags&FlagText != 0 }
+
 // DecodeManifestInfo decodes a ManifestInfo payload. Whether the numbers are
-// acceptable is the receiver's decision, not the wire format's.
+// acceptable is the receiver's decision, not the wire format's. A flags
+// byte of 0 (it is left out instead) or with unknown bits is ErrFrame.
 func DecodeManifestInfo(p []byte) (ManifestInfo, error) {
-	if len(p) != manifestInfoSize {
+	if len(p) != manifestInfoSize && len(p) != manifestInfoSize+1 {
 		return ManifestInfo{}, fmt.Errorf("%w: ManifestInfo of %d bytes", ErrFrame, len(p))
 	}
-	return ManifestInfo{
+	m := ManifestInfo{
 		Entries:   binary.BigEndian.Uint64(p),
 		Encoded:   binary.BigEndian.Uint64(p[8:]),
 		FileBytes: binary.BigEndian.Uint64(p[16:]),
-	}, nil
+	}
+	if len(p) > manifestInfoSize {
+		m.Flags = p[manifestInfoSize]
+		if m.Flags == 0 || m.Flags&^knownFlags != 0 {
+			return ManifestInfo{}, fmt.Errorf("%w: ManifestInfo flags %#x", ErrFrame, m.Flags)
+		}
+	}
+	return m, nil
 }

@@ -36,6 +36,10 @@ const (
 
 func (t Type) String() string {
 	switch t {
+	case THaveMap:
+		return "HaveMap"
+	case THaveUpdate:
+		return "HaveUpdate"
 	case TOpen:
 		return "Open"
 	case TManifest:
@@ -68,7 +72,13 @@ func (t Type) String() string {
 const (
 	KindControl uint8 = 1
 	KindData    uint8 = 2
+	// KindManifest: the receiver fetches the manifest on its own stream
+	// of the session, when ManifestInfo has FlagManifestStream.
+	KindManifest uint8 = 3
 )
+
+// hasSession reports whether an Open of kind k carries a session ID.
+func hasSession(k uint8) bool { return k == KindData || k == KindManifest }
 
 // Chunk encodings.
 const (
@@ -91,6 +101,9 @@ const (
 // MaxPayload returns the largest payload a frame of type t may carry, and
 // false for an unknown type.
 func MaxPayload(t Type) (int, bool) {
+	if n, ok := HaveMaxPayload(t); ok { // havemap.go
+		return n, true
+	}
 	switch t {
 	case TOpen:
 		return 1 + 32, true
@@ -101,7 +114,7 @@ func MaxPayload(t Type) (int, bool) {
 	case TAccept, TDecline, TDone, TDoneAck, TWait:
 		return 0, true
 	case TManifestInfo:
-		return manifestInfoSize, true
+		return manifestInfoSize + 1, true
 	case TRequest:
 		return 2 + 8*MaxRefs, true
 	case TChunk:
@@ -230,7 +243,7 @@ type Open struct {
 
 func (o Open) Append(b []byte) []byte {
 	b = append(b, o.Kind)
-	if o.Kind == KindData {
+	if hasSession(o.Kind) {
 		b = append(b, o.Session[:]...)
 	}
 	return b
@@ -247,9 +260,9 @@ func DecodeOpen(p []byte) (Open, error) {
 		if len(p) != 1 {
 			return o, fmt.Errorf("%w: control Open with %d bytes", ErrFrame, len(p))
 		}
-	case KindData:
+	case KindData, KindManifest:
 		if len(p) != 33 {
-			return o, fmt.Errorf("%w: data Open with %d bytes", ErrFrame, len(p))
+			return o, fmt.Errorf("%w: Open of kind %d with %d bytes", ErrFrame, o.Kind, len(p))
 		}
 		copy(o.Session[:], p[1:])
 	default:

@@ -111,8 +111,9 @@ func TestDecodeRejects(t *testing.T) {
 			_, _, err := DecodeChunk(AppendChunkHeader(nil, ChunkHeader{Ref{}, EncZstd, 1 << 30}))
 			return err
 		},
-		"open unknown kind": func() error { _, err := DecodeOpen([]byte{7}); return err },
-		"open short data":   func() error { _, err := DecodeOpen([]byte{KindData, 1}); return err },
+		"open unknown kind":   func() error { _, err := DecodeOpen([]byte{7}); return err },
+		"open short data":     func() error { _, err := DecodeOpen([]byte{KindData, 1}); return err },
+		"open short manifest": func() error { _, err := DecodeOpen([]byte{KindManifest, 1}); return err },
 	}
 	for name, f := range cases {
 		if err := f(); !errors.Is(err, ErrFrame) {
