@@ -80,6 +80,15 @@ func listNames(names []string, total, max int) string {
 	return fmt.Sprintf("%s and %d more", strings.Join(names[:k], ", "), total-k)
 }
 
+// agree returns one when n is 1 and many otherwise: the verb or pronoun
+// that goes with a count ("differs" or "differ").
+func agree(n int64, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
 // plural returns "1 file" or "3 files" ("directory": "directories").
 func plural(n int64, word string) string {
 	if n == 1 {

@@ -185,8 +185,9 @@ func (a *app) receive(ctx context.Context, args []string, f *recvFlags) error {
 		u.event(e)
 		if d, ok := e.(engine.DoneEvent); ok && d.Summary.SkippedFiles > 0 {
 			u.json("skipped_existing", map[string]any{"files": d.Summary.SkippedFiles})
-			u.say("Left %s as they were (they differ from the offer; --overwrite replaces them).",
-				plural(int64(d.Summary.SkippedFiles), "existing file"))
+			n := int64(d.Summary.SkippedFiles)
+			u.say("Left %s as %s (%s from the offer; --overwrite replaces %s).", plural(n, "existing file"),
+				agree(n, "it was", "they were"), agree(n, "it differs", "they differ"), agree(n, "it", "them"))
 		}
 	}
 	_, err = engine.Receive(ctx, engine.ReceiveOptions{
@@ -294,9 +295,14 @@ func (u *ui) offerAs(o engine.Offer, dest string, mode conflictMode) {
 		fmt.Fprintln(w)
 	}
 	if o.ConflictCount > 0 {
-		what := map[conflictMode]string{conflictAsk: "differ from the offer", conflictReplace: "differ and will be replaced",
-			conflictSkip: "differ and will be left as they are", conflictRefuse: "differ (--yes does not replace them)"}[mode]
-		fmt.Fprintf(w, "    %s here %s:\n", plural(int64(o.ConflictCount), "file"), what)
+		n := int64(o.ConflictCount)
+		what := map[conflictMode]string{
+			conflictAsk:     agree(n, "differs", "differ") + " from the offer",
+			conflictReplace: agree(n, "differs", "differ") + " and will be replaced",
+			conflictSkip:    agree(n, "differs and will be left as it is", "differ and will be left as they are"),
+			conflictRefuse:  agree(n, "differs (--yes does not replace it)", "differ (--yes does not replace them)"),
+		}[mode]
+		fmt.Fprintf(w, "    %s here %s:\n", plural(n, "file"), what)
 		for _, c := range o.Conflicts[:min(len(o.Conflicts), 10)] {
 			fmt.Fprintf(w, "        %s\n", escape(c))
 		}

@@ -476,8 +476,9 @@ func (u *ui) done(s engine.Summary, now time.Time) {
 		rate = fmt.Sprintf(" (%s)", humanRate(float64(s.FetchedBytes)/took.Seconds()))
 	}
 	if u.role == "send" {
-		fmt.Fprintf(u.out, "Done: the receiver has all %s (%s). Sent %s over the wire in %s%s.\n",
-			plural(int64(s.Files), "file"), humanBytes(s.ManifestBytes), humanBytes(s.WireBytes), humanDuration(took), rate)
+		fmt.Fprintf(u.out, "Done: the receiver has %s %s (%s). Sent %s over the wire in %s%s.\n",
+			agree(int64(s.Files), "the", "all"), plural(int64(s.Files), "file"), humanBytes(s.ManifestBytes),
+			humanBytes(s.WireBytes), humanDuration(took), rate)
 		return
 	}
 	var parts []string

@@ -46,7 +46,7 @@ func (u *ui) barText(e engine.ProgressEvent) string {
 	if u.role == "send" && e.Files == 0 {
 		files = plural(int64(e.FilesTotal), "file")
 	}
-	return fmt.Sprintf("%s · %s · %s%s %s", files, orUnknown(e.Path), plural(int64(e.Streams), "stream"),
+	return fmt.Sprintf("%s · %s · %s%s %s", files, pathOver(e.Path, e.Transport), plural(int64(e.Streams), "stream"),
 		u.limitText(" · "), shorten(escape(e.Current), 32))
 }
 
@@ -60,11 +60,15 @@ func (u *ui) lastFrame(s engine.Summary) {
 	e.Files, e.FilesTotal, e.Current = s.Files, s.Files, ""
 	e.Streams = max(s.Streams, u.maxStreams)
 	if s.Path != "" {
-		e.Path = s.Path
-	}
-	if u.role == "send" {
-		e.Files = s.Files // the receiver has them all
+		e.Path, e.Transport = s.Path, s.Transport
 	}
 	u.bar.Describe(u.barText(e))
+	if u.role == "send" && s.FetchedBytes > 0 && s.FetchedBytes < u.barMax {
+		// A receiver that resumed had the rest: the sender's bar ends at
+		// what this run sent, so that its rate is that of the transfer.
+		u.bar.ChangeMax64(max(s.FetchedBytes, 1))
+		_ = u.bar.Set64(s.FetchedBytes)
+		return
+	}
 	_ = u.bar.Set64(u.barMax)
 }

@@ -70,3 +70,26 @@ func TestHashRateText(t *testing.T) {
 		t.Errorf("hash bar: %q", errw.String())
 	}
 }
+
+// TestSenderBarEndsAtWhatItSent: when the receiver resumed, the sender's
+// bar ends at the bytes this run sent, not at the offer's size (a jump to
+// it in the last frame would fake the rate).
+func TestSenderBarEndsAtWhatItSent(t *testing.T) {
+	var out, errw bytes.Buffer
+	u := newUI(modeTTY, &out, &errw, "send")
+	u.now = fakeClock(100 * time.Millisecond)
+	const total, sent = 10 << 20, 6 << 20
+	u.event(engine.ProgressEvent{TotalBytes: total, FilesTotal: 1, Path: "direct"})
+	for i := range 6 {
+		u.event(engine.ProgressEvent{Bytes: int64(i+1) << 20, TotalBytes: total, FilesTotal: 1, Path: "direct", Streams: 4})
+	}
+	u.event(engine.DoneEvent{Summary: engine.Summary{Files: 1, ManifestBytes: total, WireBytes: sent, FetchedBytes: sent,
+		Duration: time.Second, Path: "direct", Transport: "tcp", Streams: 4}})
+	bar := errw.String()
+	if !strings.Contains(bar, "6.0/6.0 MiB") || strings.Contains(bar, "10/10 MiB") {
+		t.Errorf("sender's last frame should end at the 6 MiB sent: %q", bar)
+	}
+	if !strings.Contains(bar, "direct over tcp") {
+		t.Errorf("the bar does not name the transport: %q", bar)
+	}
+}
