@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"io"
 	"log/slog"
 	"time"
 
@@ -152,7 +153,16 @@ type ReceiveOptions struct {
 	// zero value takes all of it, or what an earlier run of the same
 	// transfer selected (the resume log records it). A selection joins
 	// the recorded one: what was selected stays selected.
-	Select  Selection
+	Select Selection
+	// Stdout, if set, takes the offer's one file instead of a destination
+	// directory (stdout.go): only verified bytes, in order, from byte 0.
+	// The file is received into a private directory in the state
+	// directory (beside ResumeLogPath), which needs room for all of it and
+	// is removed once the receive succeeds. An offer that is not one
+	// regular file is declined (NotOneFileError); a text offer is
+	// reported as a TextEvent as always. Dest, Overwrite, SkipExisting,
+	// Resolve and Select do not apply.
+	Stdout  io.Writer
 	Network NetworkOptions
 	Events  func(Event)
 	Logger  *slog.Logger

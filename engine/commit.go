@@ -139,6 +139,9 @@ func (c *committer) flush() error {
 	if err := r.rlog.MarkDone(r.root, refs); err != nil {
 		return err
 	}
+	if r.emit != nil {
+		r.emit.verified(c.batch)
+	}
 	var ready []int
 	for _, b := range c.batch {
 		if r.files.committed(int(b.Entry)) {

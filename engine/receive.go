@@ -195,6 +195,17 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 	if opts.Patience <= 0 {
 		opts.Patience = DefaultPatience
 	}
+	if opts.Stdout != nil {
+		// The file goes to a private directory in the state directory
+		// (stdout.go): that is what must be writable.
+		opts.Dest = os.TempDir()
+		if opts.ResumeLogPath != "" {
+			opts.Dest = filepath.Dir(opts.ResumeLogPath)
+		}
+		if err := os.MkdirAll(opts.Dest, 0o700); err != nil {
+			return nil, fmt.Errorf("state directory: %w", err)
+		}
+	}
 	if opts.Dest == "" {
 		opts.Dest = "."
 	}
@@ -264,6 +275,36 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 	defer t.Close()
 	root := t.Root()
 	emit(opts.Events, ManifestEvent{Root: root.String(), Files: int(t.Files()), Bytes: t.TotalSize()})
+	decline := func(err error) (*Summary, error) {
+		// Tell the sender, then wait (briefly) until it has read the
+		// Decline and closed: closing the host at once could drop it.
+		if wire.WriteFrame(ap.ctl, wire.TDecline, nil) == nil {
+			_ = ap.ctl.CloseWrite()
+			_ = ap.ctl.SetReadDeadline(time.Now().Add(5 * time.Second))
+			_, _ = io.Copy(io.Discard, ap.ctl)
+		}
+		ap.ctl.Close()
+		return nil, err
+	}
+	removeStdout := false // the private directory of a receive to Stdout, once done
+	if opts.Stdout != nil && !info.Text() {
+		if err := checkOneFile(t); err != nil {
+			return decline(err)
+		}
+		sdir, sdest, err := stdoutDest(tmpDir, root)
+		if err != nil {
+			return nil, err
+		}
+		defer func() {
+			if removeStdout { // the log's record would name a removed directory
+				_ = rlog.Delete(root)
+				os.RemoveAll(sdir)
+			}
+		}()
+		defer sdest.Close()
+		dest, destDir, opts.Dest = sdest, sdir, sdir
+		opts.Overwrite, opts.SkipExisting, opts.Resolve, opts.Select = false, false, nil, Selection{}
+	}
 	if info.Text() {
 		// A message goes to a private directory, with a log of its own,
 		// and asks nothing: the destination is not touched (text.go).
@@ -290,17 +331,6 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 	opts.limit = newRateLimit(opts.RateLimit)
 	r := newReceiver(opts, t, dest, rlog, durable, log)
 	defer r.closeStage()
-	decline := func(err error) (*Summary, error) {
-		// Tell the sender, then wait (briefly) until it has read the
-		// Decline and closed: closing the host at once could drop it.
-		if wire.WriteFrame(ap.ctl, wire.TDecline, nil) == nil {
-			_ = ap.ctl.CloseWrite()
-			_ = ap.ctl.SetReadDeadline(time.Now().Add(5 * time.Second))
-			_, _ = io.Copy(io.Discard, ap.ctl)
-		}
-		ap.ctl.Close()
-		return nil, err
-	}
 	p, err := r.makePlan(ctx)
 	var refused *RefusedError
 	if errors.As(err, &refused) {
@@ -355,12 +385,16 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 	op.follow = newFollower(h, op.peer, opts.Passphrase.Channel(), opts.Network, log)
 	defer op.follow.stop()
 	skipped := offer.PresentBytes + offer.ResumeBytes
+	runCtx, emitted, err := r.startStdout(ctx)
+	if err != nil {
+		return nil, err
+	}
 	stopProgress := r.progress(ctx, opts.Events, skipped, p.wantBytes(), op)
-	err = r.run(ctx, op)
+	err = emitted(r.run(runCtx, op))
 	stopProgress()
 	if err != nil {
 		if errors.Is(err, ErrPeerMisbehaving) || errors.Is(err, ErrExists) || errors.Is(err, wire.ErrSourceChanged) ||
-			errors.Is(err, ErrInterrupted) || errors.Is(err, ErrNoPath) {
+			errors.Is(err, ErrInterrupted) || errors.Is(err, ErrNoPath) || errors.Is(err, ErrOutputClosed) || errors.Is(err, ErrVerifyFailed) {
 			return nil, err
 		}
 		if ctx.Err() != nil {
@@ -397,6 +431,7 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 		SkippedFiles:    p.skipFiles,
 	}
 	p.summarize(&s)
+	removeStdout = true
 	emit(opts.Events, DoneEvent{Summary: s})
 	return &s, nil
 }

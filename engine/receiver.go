@@ -85,6 +85,7 @@ type receiver struct {
 	lastChunk  atomic.Int64 // unix ns of the last verified chunk (or the start)
 	filesDone  atomic.Int64
 	current    atomic.Pointer[string]
+	emit       *emitter // writes to opts.Stdout (stdout.go); nil = none
 }
 
 func newReceiver(opts ReceiveOptions, t *manifest.Table, dest *os.Root, rlog *store.ResumeLog, durable bool, log *slog.Logger) *receiver {

@@ -20,6 +20,7 @@ const (
 	exitVerify      = 6 // verification failed, or the peer misbehaved
 	exitDeclined    = 7 // offer declined, destination has differing files, or cannot hold some entries
 	exitNoPath      = 8 // the sender was found and authenticated, but no path can carry the data
+	exitOutput      = 9 // receive --stdout: standard output closed before the whole file was written
 )
 
 // usageError marks an error as bad usage (exit 2).
@@ -45,6 +46,8 @@ func exitKind(code int) string {
 		return "declined"
 	case exitNoPath:
 		return "no_path"
+	case exitOutput:
+		return "output_closed"
 	}
 	return "error"
 }
@@ -69,6 +72,8 @@ func exitCode(err error, interrupted bool) int {
 		return exitNotFound
 	case errors.Is(err, engine.ErrNoPath):
 		return exitNoPath
+	case errors.Is(err, engine.ErrOutputClosed):
+		return exitOutput
 	case errors.Is(err, engine.ErrVerifyFailed), errors.Is(err, engine.ErrPeerMisbehaving):
 		return exitVerify
 	case errors.Is(err, engine.ErrDeclined), errors.Is(err, engine.ErrExists), errors.Is(err, engine.ErrUnrepresentable):

@@ -22,6 +22,7 @@ type recvFlags struct {
 	overwrite  bool
 	skip       bool
 	reverify   bool
+	stdout     bool // stdout.go
 	streams    int
 	patience   time.Duration
 	passphrase string
@@ -70,6 +71,7 @@ offer is refused (exit 7). Declining never ends the sender's offer.`,
 	f.net.register(fs, true)
 	f.limit.register(fs)
 	f.sel.register(cmd)
+	registerStdout(cmd, &f.stdout)
 	return cmd
 }
 
@@ -108,6 +110,10 @@ func (a *app) receive(ctx context.Context, args []string, f *recvFlags) error {
 	if err != nil {
 		return err
 	}
+	data, err := a.stdoutData(a.cmd, f.stdout)
+	if err != nil {
+		return err
+	}
 	u := a.newUI("receive")
 	u.setRateLimit(bps)
 	pr := newPrompter(a.stdin, a.stderr)
@@ -129,7 +135,9 @@ func (a *app) receive(ctx context.Context, args []string, f *recvFlags) error {
 		return usageError{err}
 	}
 	// The destination is checked before searching, naming it as given.
-	if err := engine.CheckDestination(f.out); err != nil {
+	if data != nil {
+		dest = "standard output" // the engine receives into the state directory
+	} else if err := engine.CheckDestination(f.out); err != nil {
 		return err
 	}
 	if len(netOpts.Direct) == 0 && !netOpts.NoDiscovery {
@@ -182,6 +190,9 @@ func (a *app) receive(ctx context.Context, args []string, f *recvFlags) error {
 			u.say("The sender restarted with the same files; authenticated again, continuing.")
 			return
 		}
+		if stdoutText(data, e) {
+			return
+		}
 		u.event(e)
 		if d, ok := e.(engine.DoneEvent); ok && d.Summary.SkippedFiles > 0 {
 			u.json("skipped_existing", map[string]any{"files": d.Summary.SkippedFiles})
@@ -193,6 +204,7 @@ func (a *app) receive(ctx context.Context, args []string, f *recvFlags) error {
 	_, err = engine.Receive(ctx, engine.ReceiveOptions{
 		Passphrase:    pass,
 		Dest:          dest,
+		Stdout:        data,
 		Overwrite:     f.overwrite,
 		SkipExisting:  f.skip,
 		Resolve:       resolve,
@@ -208,6 +220,9 @@ func (a *app) receive(ctx context.Context, args []string, f *recvFlags) error {
 		Logger:        a.logger(),
 	})
 	var refused *engine.RefusedError
+	if serr, ok := stdoutFailure(u, err); ok {
+		return serr
+	}
 	switch {
 	case err == nil:
 		return nil
