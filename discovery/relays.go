@@ -3,7 +3,7 @@ package discovery
 import (
 	"context"
 	"log/slog"
-	"sort"
+	"slices"
 	"sync"
 	"time"
 
@@ -170,27 +170,34 @@ func transferRelays(ctx context.Context, h host.Host, d *sharedDHT, num int) []p
 // relayInfoTimeout) and orders them best first (RelayInfo.better); a relay
 // that does not answer keeps its place after those that did.
 func rankRelays(ctx context.Context, h host.Host, relays []peer.AddrInfo) []peer.AddrInfo {
-	infos := make([]RelayInfo, len(relays))
+	type ranked struct {
+		ai peer.AddrInfo
+		ri RelayInfo
+	}
+	rs := make([]ranked, len(relays))
 	var wg sync.WaitGroup
 	for i, ai := range relays {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		rs[i].ai = ai
+		wg.Go(func() {
 			h.Peerstore().AddAddrs(ai.ID, ai.Addrs, time.Minute)
 			if ri, err := QueryRelayInfo(ctx, h, ai.ID); err == nil {
-				infos[i] = ri
+				rs[i].ri = ri
 			}
-		}()
+		})
 	}
 	wg.Wait()
-	idx := make([]int, len(relays))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.SliceStable(idx, func(a, b int) bool { return infos[idx[a]].better(infos[idx[b]]) })
-	out := make([]peer.AddrInfo, len(relays))
-	for i, j := range idx {
-		out[i] = relays[j]
+	slices.SortStableFunc(rs, func(a, b ranked) int {
+		switch {
+		case a.ri.better(b.ri):
+			return -1
+		case b.ri.better(a.ri):
+			return 1
+		}
+		return 0
+	})
+	out := make([]peer.AddrInfo, len(rs))
+	for i, r := range rs {
+		out[i] = r.ai
 	}
 	return out
 }

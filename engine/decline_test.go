@@ -7,49 +7,70 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/pcp-p2p/pcp/auth"
 )
+
+// offering is a sender of a two-file tree that reports the receivers that
+// declined (or refused) its offer.
+type offering struct {
+	src      string
+	pass     auth.Passphrase
+	addrs    []string
+	res      <-chan sendResult
+	declined chan DeclinedEvent
+}
+
+func startOffering(t *testing.T, ctx context.Context, dir string) *offering {
+	t.Helper()
+	o := &offering{src: filepath.Join(dir, "src"), pass: testPass(t), declined: make(chan DeclinedEvent, 4)}
+	writeRandom(t, filepath.Join(o.src, "a.bin"), 300<<10)
+	writeFile(t, filepath.Join(o.src, "b.txt"), []byte("hello"))
+	o.addrs, o.res = startSender(t, ctx, SendOptions{Paths: []string{o.src}, Passphrase: o.pass, Events: func(e Event) {
+		if d, ok := e.(DeclinedEvent); ok {
+			o.declined <- d
+		}
+	}})
+	return o
+}
+
+// stillOffers asserts that the sender reported a decline, kept offering,
+// and served the next receiver (into dir/yes) to the end.
+func (o *offering) stillOffers(t *testing.T, ctx context.Context, dir string) {
+	t.Helper()
+	select {
+	case d := <-o.declined:
+		if d.Peer == "" {
+			t.Error("DeclinedEvent without a peer")
+		}
+	case sr := <-o.res:
+		t.Fatalf("sender ended after a decline: %v", sr.err)
+	case <-ctx.Done():
+		t.Fatal("no DeclinedEvent")
+	}
+	yes := filepath.Join(dir, "yes")
+	if _, err := Receive(ctx, recvOpts(o.pass, yes, o.addrs)); err != nil {
+		t.Fatalf("second Receive: %v", err)
+	}
+	if sr := <-o.res; sr.err != nil {
+		t.Fatalf("sender: %v, want nil after the complete receiver", sr.err)
+	}
+	assertSameTree(t, o.src, filepath.Join(yes, "src"))
+}
 
 // TestSenderSurvivesDecline: a receiver that declines ends only its own
 // session; the sender reports it and serves the next receiver to the end.
 func TestSenderSurvivesDecline(t *testing.T) {
 	dir := t.TempDir()
-	src := filepath.Join(dir, "src")
-	writeRandom(t, filepath.Join(src, "a.bin"), 300<<10)
-	writeFile(t, filepath.Join(src, "b.txt"), []byte("hello"))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	pass := testPass(t)
-	declined := make(chan DeclinedEvent, 4)
-	addrs, res := startSender(t, ctx, SendOptions{Paths: []string{src}, Passphrase: pass, Events: func(e Event) {
-		if d, ok := e.(DeclinedEvent); ok {
-			declined <- d
-		}
-	}})
-
-	no := recvOpts(pass, filepath.Join(dir, "no"), addrs)
+	o := startOffering(t, ctx, dir)
+	no := recvOpts(o.pass, filepath.Join(dir, "no"), o.addrs)
 	no.Confirm = func(Offer) bool { return false }
 	if _, err := Receive(ctx, no); !errors.Is(err, ErrDeclined) {
 		t.Fatalf("declining Receive: %v, want ErrDeclined", err)
 	}
-	select {
-	case d := <-declined:
-		if d.Peer == "" {
-			t.Error("DeclinedEvent without a peer")
-		}
-	case sr := <-res:
-		t.Fatalf("sender ended after a decline: %v", sr.err)
-	case <-ctx.Done():
-		t.Fatal("no DeclinedEvent")
-	}
-
-	yes := filepath.Join(dir, "yes")
-	if _, err := Receive(ctx, recvOpts(pass, yes, addrs)); err != nil {
-		t.Fatalf("second Receive: %v", err)
-	}
-	if sr := <-res; sr.err != nil {
-		t.Fatalf("sender: %v, want nil after the complete receiver", sr.err)
-	}
-	assertSameTree(t, src, filepath.Join(yes, "src"))
+	o.stillOffers(t, ctx, dir)
 }
 
 // TestSkipExistingReceivesTheRest: conflicting files are left as they are,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
@@ -46,10 +45,6 @@ func writeManifest(w io.Writer, t *manifest.Table, root manifest.Hash) error {
 	}
 	return wire.WriteFrame(w, wire.TManifestEnd, root[:])
 }
-
-// manifestPending marks a session whose ManifestInfo said
-// FlagManifestStream: its receiver may fetch the manifest once.
-type manifestPending = atomic.Bool
 
 // serveManifest sends the manifest on a KindManifest stream: only to the
 // peer that authenticated the session, only once, and only when the

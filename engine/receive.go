@@ -303,7 +303,7 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 		}()
 		defer sdest.Close()
 		dest, destDir, opts.Dest = sdest, sdir, sdir
-		opts.Overwrite, opts.SkipExisting, opts.Resolve, opts.Select = false, false, nil, Selection{}
+		opts.forPrivateDest()
 	}
 	if info.Text() {
 		// A message goes to a private directory, with a log of its own,
@@ -322,8 +322,8 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 		}
 		defer rlog.Close()
 		destDir, durable = tdir, false
-		opts.Overwrite, opts.SkipExisting, opts.Resolve, opts.Confirm = false, false, nil, nil
-		opts.Select = Selection{} // a message is taken whole
+		opts.forPrivateDest()
+		opts.Confirm = nil // and asks nothing
 	}
 	if err := rlog.Begin(t, destDir); err != nil {
 		return nil, err

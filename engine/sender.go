@@ -68,7 +68,7 @@ type srvSession struct {
 	transport string
 	// manifestPending: the ManifestInfo said FlagManifestStream, and the
 	// manifest stream has not been served yet (manifeststream.go).
-	manifestPending manifestPending
+	manifestPending atomic.Bool
 }
 
 func newServer(pass auth.Passphrase, local peer.ID, maxFailures int, events func(Event), log *slog.Logger) *server {
@@ -241,9 +241,7 @@ func (s *server) authenticate(ctx context.Context, rw io.ReadWriteCloser, remote
 			s.stopListening()
 		}
 		_ = within(ctx, rw, s.timeouts.linger, func() error {
-			if cw, ok := rw.(interface{ CloseWrite() error }); ok {
-				_ = cw.CloseWrite()
-			}
+			_ = closeWrite(rw)
 			_, err := io.CopyN(io.Discard, rw, 1<<10)
 			return err
 		})

@@ -90,13 +90,17 @@ func openStream(ctx context.Context, h host.Host, id peer.ID, o wire.Open) (netw
 	var s network.Stream
 	var err error
 	bulk := o.Kind == wire.KindData || o.Kind == wire.KindManifest
-	if c := p2p.TransferCircuit(h, id); bulk && c != nil {
-		s, err = p2p.NewStreamOn(ctx, c, wire.ProtocolID)
-	} else {
-		if !bulk {
-			ctx = network.WithAllowLimitedConn(ctx, "pcp")
-		}
+	var circuit network.Conn
+	if bulk {
+		circuit = p2p.TransferCircuit(h, id)
+	}
+	switch {
+	case circuit != nil:
+		s, err = p2p.NewStreamOn(ctx, circuit, wire.ProtocolID)
+	case bulk:
 		s, err = h.NewStream(ctx, id, wire.ProtocolID)
+	default:
+		s, err = h.NewStream(network.WithAllowLimitedConn(ctx, "pcp"), id, wire.ProtocolID)
 	}
 	if err != nil {
 		return nil, err

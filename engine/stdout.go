@@ -64,6 +64,13 @@ func checkOneFile(t *manifest.Table) error {
 	return &NotOneFileError{Files: files, Nested: files == 1}
 }
 
+// forPrivateDest fits o to an offer received into a directory of pcp's own
+// (a message, or a file for Stdout): no answer about the user's
+// destination applies, and the offer is taken whole.
+func (o *ReceiveOptions) forPrivateDest() {
+	o.Overwrite, o.SkipExisting, o.Resolve, o.Select = false, false, nil, Selection{}
+}
+
 // stdoutDir is the private directory of a receive to Stdout.
 func stdoutDir(stateDir string, root manifest.Hash) string {
 	return filepath.Join(stateDir, "stdout-"+root.String()[:16])

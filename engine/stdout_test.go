@@ -87,20 +87,11 @@ func TestStdoutReceive(t *testing.T) {
 // anything moves; the sender keeps offering and serves the next receiver.
 func TestStdoutRefusesFiles(t *testing.T) {
 	dir := t.TempDir()
-	src := filepath.Join(dir, "src")
-	writeRandom(t, filepath.Join(src, "a.bin"), 300<<10)
-	writeFile(t, filepath.Join(src, "b.txt"), []byte("hello"))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	pass := testPass(t)
-	declined := make(chan DeclinedEvent, 4)
-	addrs, res := startSender(t, ctx, SendOptions{Paths: []string{src}, Passphrase: pass, Events: func(e Event) {
-		if d, ok := e.(DeclinedEvent); ok {
-			declined <- d
-		}
-	}})
+	o := startOffering(t, ctx, dir)
 	state := filepath.Join(dir, "state")
-	ro := recvOpts(pass, "", addrs)
+	ro := recvOpts(o.pass, "", o.addrs)
 	ro.ResumeLogPath = filepath.Join(state, ResumeLogFile)
 	var out bytes.Buffer
 	ro.Stdout = &out
@@ -116,21 +107,7 @@ func TestStdoutRefusesFiles(t *testing.T) {
 	if left := stdoutDirs(t, state); len(left) != 0 {
 		t.Errorf("left in the state directory: %v", left)
 	}
-	select {
-	case <-declined:
-	case sr := <-res:
-		t.Fatalf("sender ended after the refusal: %v", sr.err)
-	case <-ctx.Done():
-		t.Fatal("no DeclinedEvent")
-	}
-	yes := filepath.Join(dir, "yes")
-	if _, err := Receive(ctx, recvOpts(pass, yes, addrs)); err != nil {
-		t.Fatalf("second Receive: %v", err)
-	}
-	if sr := <-res; sr.err != nil {
-		t.Fatalf("sender: %v", sr.err)
-	}
-	assertSameTree(t, src, filepath.Join(yes, "src"))
+	o.stillOffers(t, ctx, dir)
 }
 
 // cancelWriter hashes what it is given and cancels after limit bytes.

@@ -1,6 +1,7 @@
 package p2p
 
 import (
+	"cmp"
 	"fmt"
 	"time"
 
@@ -75,19 +76,12 @@ func (l RelayLimits) resources() relayv2.Resources {
 			r.Limit.Duration = unboundedDuration
 		}
 	}
-	r.MaxReservations = cmpOr(l.Reservations, 256)
-	r.MaxCircuits = cmpOr(l.Circuits, 16) // open circuits per peer
-	r.BufferSize = 64 << 10               // the default 2 KiB costs a syscall per 2 KiB
-	r.MaxReservationsPerIP = 16           // peers behind one NAT share an IP
+	r.MaxReservations = cmp.Or(l.Reservations, 256)
+	r.MaxCircuits = cmp.Or(l.Circuits, 16) // open circuits per peer
+	r.BufferSize = 64 << 10                // the default 2 KiB costs a syscall per 2 KiB
+	r.MaxReservationsPerIP = 16            // peers behind one NAT share an IP
 	r.MaxReservationsPerASN = 64
 	return r
-}
-
-func cmpOr(v, def int) int {
-	if v > 0 {
-		return v
-	}
-	return def
 }
 
 // TransferGrade reports whether c may carry data streams: it is not
