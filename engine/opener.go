@@ -111,7 +111,7 @@ func (o *p2pOpener) openData(ctx context.Context) (io.ReadWriteCloser, error) {
 }
 
 func (o *p2pOpener) better(s io.ReadWriteCloser) bool {
-	ns, ok := s.(sessStream)
+	ns, ok := unpaced(s).(sessStream)
 	return ok && p2p.IsRelayed(ns.Conn()) && p2p.PathOf(o.h, o.peer()) == p2p.PathDirect
 }
 

@@ -55,6 +55,18 @@ func (r *rateLimit) reader(ctx context.Context, s io.ReadWriteCloser) io.ReadWri
 	return &limitedRWC{ReadWriteCloser: s, ctx: ctx, r: r}
 }
 
+// unpaced returns the stream reader wrapped: what the opener gave, which
+// knows its session and its connection (renew, better).
+func unpaced(s io.ReadWriteCloser) io.ReadWriteCloser {
+	switch l := s.(type) {
+	case *limitedStream:
+		return l.Stream
+	case *limitedRWC:
+		return l.ReadWriteCloser
+	}
+	return s
+}
+
 type limitedStream struct {
 	network.Stream
 	ctx context.Context

@@ -45,7 +45,7 @@ type sessStream struct {
 // session. Workers that fail together renew once: a stream opened for a
 // session that was already replaced only retries.
 func (o *p2pOpener) renew(ctx context.Context, s io.ReadWriteCloser) error {
-	ss, ok := s.(sessStream)
+	ss, ok := unpaced(s).(sessStream)
 	if !ok || o.renewal.pass.IsZero() {
 		return wire.ErrUnknownSession
 	}

@@ -16,7 +16,13 @@ func TestReceiverFollowsRestartedSender(t *testing.T) {
 	if testing.Short() {
 		t.Skip("300 MiB transfer")
 	}
-	const size = 300 << 20
+	t.Run("unlimited", func(t *testing.T) { followRestartedSender(t, 300<<20) })
+	// A paced receiver wraps its data streams: renewing must still see the
+	// session each was opened for.
+	t.Run("limit-rate", func(t *testing.T) { followRestartedSender(t, 60<<20, "--limit-rate", "20M") })
+}
+
+func followRestartedSender(t *testing.T, size int64, recvFlags ...string) {
 	src := filepath.Join(t.TempDir(), "big")
 	writeSeeded(t, filepath.Join(src, "blob.bin"), size, 9)
 
@@ -35,7 +41,7 @@ func TestReceiverFollowsRestartedSender(t *testing.T) {
 	listen := addr[:strings.Index(addr, "/p2p/")]
 
 	dest := t.TempDir()
-	rp := start(t, t.TempDir(), nil, "receive", "--json", "--yes", "--streams", "1", "--direct", addr, "-o", dest, words)
+	rp := start(t, t.TempDir(), nil, append(append([]string{"receive", "--json", "--yes", "--streams", "1", "--direct", addr, "-o", dest}, recvFlags...), words)...)
 	ev := rp.waitEvent("progress", func(ev map[string]any) bool { return num(ev, "bytes") > 0 })
 	if num(ev, "bytes") >= num(ev, "total_bytes") {
 		t.Fatalf("transfer finished before the sender could be stopped: %v", ev)
