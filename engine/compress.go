@@ -20,8 +20,10 @@ import (
 // (policy). Compressible data starts in zstd; when that epoch spent little
 // of its time compressing, the raw pace is first guessed from it (the wire
 // bytes over the time not spent compressing: what the link took), so that
-// a slow link does not spend an epoch raw to learn that raw is slow; the
-// guess is replaced by a measurement within 32 epochs. The slower mode is
+// a slow link does not spend an epoch raw to learn that raw is slow (the
+// first epochs, which include the stream's start, are not trusted to say
+// otherwise: warmingUp); the guess is replaced by a measurement within 32
+// epochs. The slower mode is
 // tried again now and then, rarely when the winner leads by far, and at
 // once when the pace of the current mode jumps or falls by rateJump (a
 // relay giving way to a direct path, or a link that got busy; a new path
@@ -58,6 +60,10 @@ type compressor struct {
 	rawGuessed bool
 	epochBusy  time.Duration // spent compressing in this epoch
 	epochStart time.Time
+	// epochs and sent count the stream's ended epochs and its wire bytes,
+	// for warmingUp.
+	epochs int
+	sent   int64
 }
 
 const (
@@ -100,6 +106,22 @@ func newEncoder(cs uint32, level zstd.EncoderLevel) *zstd.Encoder {
 	return enc
 }
 
+// A stream's first epochs include its start: TCP slow start, the other
+// streams compressing their first chunks on the same CPU, and socket
+// buffers that take megabytes before the link holds a write back. There a
+// zstd epoch can look CPU-bound on a 200 Mbit link, and trusted, it made
+// the next epoch raw: 8 MiB raw per stream, a tenth more bytes on the wire
+// for 256 MiB of Go source. So until a stream has sent warmUpWire, or for
+// at most warmUpEpochs, a zstd epoch that looked CPU-bound is measured
+// again before raw is. On a link that is truly fast, that costs at most
+// warmUpEpochs more epochs in zstd where raw would have been faster.
+const (
+	warmUpWire   = 4 << 20
+	warmUpEpochs = 4
+)
+
+func (c *compressor) warmingUp() bool { return c.epochs < warmUpEpochs && c.sent < warmUpWire }
+
 // shouldTry reports whether to compress the next chunk.
 func (c *compressor) shouldTry() bool {
 	c.n++
@@ -137,9 +159,16 @@ func (c *compressor) wrote(raw, wire int, busy time.Duration, now time.Time) {
 		return
 	}
 	share := 0.0
+	warming := c.warmingUp()
+	c.epochs++
+	c.sent += c.epochWire
 	if el := now.Sub(c.epochStart).Seconds(); el > 0 {
 		m, p := b2i(c.zstd), float64(c.epochBytes)/el
+		share = c.epochBusy.Seconds() / el
 		switch old := c.pace[m]; {
+		case warming && c.zstd && share >= guessBusy:
+			// Not trusted: pace[1] stays unmeasured, so the next epoch
+			// is zstd again.
 		case m == 0 && c.rawGuessed:
 			c.pace[0], c.rawGuessed = p, false // measured at last
 		case old > 0 && (p > old*rateJump || p < old/rateJump):
@@ -148,7 +177,6 @@ func (c *compressor) wrote(raw, wire int, busy time.Duration, now time.Time) {
 		default:
 			c.pace[m] = ewma(old, p, old == 0)
 		}
-		share = c.epochBusy.Seconds() / el
 		if idle := el - c.epochBusy.Seconds(); c.zstd && c.pace[0] == 0 && share < guessBusy && idle > 0 {
 			c.pace[0], c.rawGuessed = float64(c.epochWire)/idle, true
 		}
