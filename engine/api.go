@@ -87,7 +87,22 @@ type SendOptions struct {
 	Paths []string
 	// Text, if not "", is sent as a short message instead of Paths (at
 	// most MaxTextSize bytes; see text.go): the receiver prints it.
-	Text       string
+	Text string
+	// Stdin, if not nil, is offered as a stream (pcp send -; see
+	// streamsend.go) instead of Paths, which must be empty: its chunks
+	// are announced as they are read, and receivers fetch them meanwhile.
+	Stdin io.Reader
+	// StreamName is what a receiver that writes the stream to a file
+	// calls it: one path component; "" = "stdin".
+	StreamName string
+	// NoSpool keeps no copy of the stream on disk, only a window of
+	// chunks in memory: a receiver that drops cannot resume, and a second
+	// receiver cannot start once the first chunks are gone.
+	NoSpool bool
+	// SpoolMax bounds the spool, the stream's copy in the state directory
+	// (beside HashCachePath, else os.TempDir()); 0 = the free space there
+	// less a reserve. A stream that outgrows it ends Send with ErrSpoolFull.
+	SpoolMax   int64
 	Passphrase auth.Passphrase
 	// MaxAuthFailures stops the sender after this many failed handshakes; 0 = 3.
 	MaxAuthFailures int
@@ -108,6 +123,15 @@ type SendOptions struct {
 	// RateLimit caps the chunk bytes sent per second over all data
 	// streams; 0 = no limit.
 	RateLimit int64
+	// Receivers is how many complete receivers Send serves before it
+	// returns: 0 or 1 = the first (the default), N > 1 = N, -1 = until
+	// ctx ends (then Send returns the summary, nil, if any receiver
+	// completed). Receivers are served at the same time, each in its own
+	// session. One that declines or fails does not count. Once the count
+	// is reached no new receiver is taken, and Send returns when the
+	// sessions still running end: they are not cut off mid-transfer (each
+	// is bounded by its own progress, or by ctx).
+	Receivers int
 	Network   NetworkOptions
 	Events    func(Event) // nil = none; called synchronously, keep it fast
 	Logger    *slog.Logger
@@ -118,6 +142,9 @@ type SendOptions struct {
 	// timeouts, set only by this package's tests, shorten the sender's
 	// stream deadlines (zero fields keep the defaults).
 	timeouts serverTimeouts
+	// stream holds what only this package's tests set for a stream offer
+	// (streamsend.go).
+	stream streamTestHooks
 }
 
 // ReceiveOptions configure Receive. Zero values are sane defaults.
@@ -162,16 +189,32 @@ type ReceiveOptions struct {
 	// regular file is declined (NotOneFileError); a text offer is
 	// reported as a TextEvent as always. Dest, Overwrite, SkipExisting,
 	// Resolve and Select do not apply.
-	Stdout  io.Writer
-	Network NetworkOptions
-	Events  func(Event)
-	Logger  *slog.Logger
+	Stdout io.Writer
+	// MaxStream bounds a stream offer (pcp send -) written to a file, in
+	// bytes: a stream that grows past it stops (ErrStreamTooLarge) before
+	// a byte past it is written. 0 = no bound but the free space.
+	MaxStream int64
+	Network   NetworkOptions
+	Events    func(Event)
+	Logger    *slog.Logger
 
 	// stall, set only by this package's tests, replaces stallTimeout.
 	stall time.Duration
+	// swarm, set only by this package's tests until the multi-source path
+	// carries every case the single-source run does (issue 14), fetches
+	// from every peer offering the same root (swarmrecv.go, gather.go).
+	swarm bool
+	// seed, set only by this package's tests until then, serves what this
+	// receiver holds to other receivers of the offer while it receives, and
+	// for seedFor after it finished (seed.go).
+	seed    bool
+	seedFor time.Duration
 	// runDone, set only by this package's tests, sees the receiver after
 	// its run.
 	runDone func(*receiver)
+	// streamDone, set only by this package's tests, sees a stream
+	// receive after its run (streamrecv.go).
+	streamDone func(*streamRecv)
 	// manifestIdle, set only by this package's tests, replaces manifestIdle.
 	manifestIdle time.Duration
 	// noPathWait, set only by this package's tests, replaces NoPathWait.
@@ -228,6 +271,9 @@ type Offer struct {
 	Selection, RecordedSelection Selection
 	SelectedFiles                int
 	SelectedBytes                int64
+	// Stream is set for a stream offer (pcp send -): one file of a size
+	// known only at its end (streamrecv.go); nil for any other offer.
+	Stream *StreamOffer
 }
 
 // Summary reports a finished (or stopped) transfer.
@@ -254,6 +300,10 @@ type Summary struct {
 	Partial       bool
 	SelectedFiles int
 	SelectedBytes int64
+	// Receivers (sender) is how many receivers completed; Selected how
+	// many of them took a selection (Partial on their side), not all.
+	Receivers int
+	Selected  int
 }
 
 // Event is one of the *Event types below.
@@ -299,6 +349,8 @@ type AuthFailedEvent struct {
 type AuthenticatedEvent struct {
 	Peer string
 	Path string
+	// Receiver (sender) is the receiver's ID in this send: "r1", "r2", ...
+	Receiver string
 }
 
 // ResumedEvent: the receiver found data already verified.
@@ -317,6 +369,15 @@ type ProgressEvent struct {
 	Path              string
 	Transport         string // "tcp", "quic" or "" (see p2p.TransportOf)
 	Streams           int
+	// Sender: one event per receiver, Receiver its ID and Peer its peer
+	// ID; Bytes, WireBytes, Files and Streams are that receiver's.
+	// Receivers is how many sessions are running.
+	Receiver, Peer string
+	Receivers      int
+	// StreamOpen (sender of a stream, pcp send -): the input has not
+	// ended, so TotalBytes is what has been read of it so far. (On the
+	// receiver of a stream: what has been announced so far.)
+	StreamOpen bool
 }
 
 // ReconnectingEvent: the connection dropped and the receiver is re-dialing.
@@ -341,8 +402,13 @@ type HolePunchEvent struct {
 // addresses in Addrs (announced again whenever they change).
 type AdvertisedEvent struct{ Addrs []string }
 
-// DoneEvent: the transfer finished.
-type DoneEvent struct{ Summary Summary }
+// DoneEvent: the transfer finished. On the sender, Receiver is the last
+// receiver to complete and Summary.Receivers how many did;
+// ReceiverDoneEvent reports each.
+type DoneEvent struct {
+	Summary  Summary
+	Receiver string
+}
 
 // SourceChangedEvent (sender): the file at manifest path Path changed on
 // disk after it was hashed; it was not sent and the transfer stops.
@@ -371,7 +437,7 @@ type SearchingEvent struct {
 // DeclinedEvent (sender): a receiver declined the offer, or refused it (its
 // destination holds differing files, or cannot hold some entries). The
 // sender keeps offering to others.
-type DeclinedEvent struct{ Peer string }
+type DeclinedEvent struct{ Peer, Receiver string }
 
 func (DeclinedEvent) isEvent()      {}
 func (HashingEvent) isEvent()       {}

@@ -142,6 +142,9 @@ func (c *committer) flush() error {
 	if r.emit != nil {
 		r.emit.verified(c.batch)
 	}
+	if r.held != nil {
+		r.held(c.batch)
+	}
 	var ready []int
 	for _, b := range c.batch {
 		if r.files.committed(int(b.Entry)) {

@@ -14,6 +14,9 @@ func TestDependencyDirections(t *testing.T) {
 		"github.com/pcp-p2p/pcp/engine/wire": {"net", "github.com/libp2p/", "go.etcd.io/bbolt", "github.com/pcp-p2p/pcp/auth", "github.com/pcp-p2p/pcp/store"},
 		"github.com/pcp-p2p/pcp/auth":        {"net", "github.com/libp2p/", "go.etcd.io/bbolt", "github.com/pcp-p2p/pcp/"},
 		"github.com/pcp-p2p/pcp/store":       {"net", "github.com/libp2p/", "github.com/pcp-p2p/pcp/engine", "github.com/pcp-p2p/pcp/auth"},
+		// The scheduler knows no transport and no file (engine/swarm's doc).
+		"github.com/pcp-p2p/pcp/engine/swarm": {"net", "github.com/libp2p/", "go.etcd.io/bbolt", "github.com/pcp-p2p/pcp/engine",
+			"github.com/pcp-p2p/pcp/auth", "github.com/pcp-p2p/pcp/store", "github.com/pcp-p2p/pcp/discovery"},
 	}
 	for pkg, bad := range forbidden {
 		out, err := exec.Command("go", "list", "-deps", pkg).Output()

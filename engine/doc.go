@@ -15,6 +15,9 @@
 //	sender.go       authenticate (guard slot, PAKE), send ManifestInfo + manifest, read the decision
 //	servedata.go    serve: read chunk -> check its BLAKE3 -> compress if it pays (compress.go) -> write
 //	servelimits.go  data streams per session and per sender; pooled chunk buffers and encoders
+//	receivers.go    many receivers at once: receiver IDs, per-session counters, sessions ending
+//	sendcount.go    the count of complete receivers Send waits for (SendOptions.Receivers)
+//	oldpeer.go      a peer of an older pcp (the previous protocol ID): refused, said clearly
 //	receive.go      find the sender, PAKE, read the manifest (recvmanifest.go), plan, offer; Receive
 //	renew.go        a sender that restarted: authenticate again, continue if the root is the same
 //	follow.go       while the sender is unreachable, search the channel again (new address, new peer)
@@ -27,11 +30,19 @@
 //	fsys_GOOS.go    the platform's file operations: identity, O_DIRECT, times, rename (oserr.go: rules)
 //	punch.go        the sender keeps punching holes while a receiver is reached only by relay
 //	manifeststream.go  on a meeting-only relay, the manifest waits for a path and its own stream
+//	swarmrecv.go    from several sources at once (issue 14, behind a test switch until it carries
+//	                every single-source case): a swarm.Scheduler over peersource.go's sources
+//	                replaces the queue; gather.go finds and authenticates the other sources,
+//	                havestream.go carries their have-maps; same committer, same guarantees
+//	seed.go         a receiver serving what it holds (seedchunks.go: verified, through os.Root)
+//	                to later receivers of the offer, with have-map updates as it goes
 //	plan.go         what is present, complete, resumable, conflicting
 //	selection.go    the part of an offer to receive (--only/--skip); selectplan.go marks it in the plan
 //	stage.go        the staging directory: opened without following links, cleaned, repairs copied
 //	finish.go       modes, times and symlinks once every file is in place
 //	send.go         Send: host, discovery, the walk, shutdown
+//	streamsend.go   send -: standard input read, hashed and kept (spool.go on disk, streamring.go
+//	                in memory without a spool), announced and served (streamserve.go)
 //
 // # Invariants
 //
@@ -42,8 +53,9 @@
 //   - Every read of a peer that has not proved the passphrase has a deadline,
 //     and so does the manifest (an inactivity deadline). Ending a send resets
 //     every stream and closes the host before anything waits for handlers.
-//   - At most Guard.Limit wrong guesses are judged per offer: a handshake
-//     takes a guard slot before PAKE starts; an exhausted guard starts none.
+//   - At most Guard.Limit wrong guesses are judged per offer, whichever
+//     peers make them: a handshake takes a guard slot of the offer's one
+//     guard before PAKE starts; an exhausted guard starts none.
 //   - All destination access goes through os.Root: no path from a peer, no
 //     symlink at the destination, can make the receiver write outside it.
 //   - No manifest path can name the staging directory (".pcp-" is reserved
@@ -63,6 +75,9 @@
 //   - Memory is bounded by the in-flight window (MaxInFlight), not by the
 //     tree or by what a peer does: the sender serves at most MaxStreams data
 //     streams per session from a fixed pool of chunk buffers and encoders;
+//     the pool and the limit on data streams in all are the sender's, shared
+//     by every receiver, and each session keeps O(1) state (a few counters)
+//     until it ends (Done, Decline, failure, or no stream for sessionIdle);
 //     the manifest is a manifest.Table on disk (a temporary file beside the
 //     state files), the plan keeps one byte per entry, the feeder hands out
 //     chunks in manifest order a file at a time, and the fileTable and

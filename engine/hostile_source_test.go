@@ -21,6 +21,13 @@ import (
 // against the manifest, the receiver saw corrupt chunks and blamed the
 // sender as misbehaving.
 func TestSourceChangedDuringSend(t *testing.T) {
+	t.Run("one source", func(t *testing.T) { sourceChangedDuringSend(t, false) })
+	// From several sources, a single sender whose file changed still ends
+	// the transfer the same way (gather.go, cause).
+	t.Run("swarm", func(t *testing.T) { sourceChangedDuringSend(t, true) })
+}
+
+func sourceChangedDuringSend(t *testing.T, swarm bool) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "src")
 	file := filepath.Join(src, "f.bin")
@@ -70,6 +77,7 @@ func TestSourceChangedDuringSend(t *testing.T) {
 	ro := recvOpts(pass, filepath.Join(dir, "out"), addrs)
 	ro.ResumeLogPath = logPath
 	ro.Streams = 1 // chunks in order: the first nine arrive before the changed one
+	ro.swarm = swarm
 	_, err = Receive(ctx, ro)
 	if !errors.Is(err, wire.ErrSourceChanged) || errors.Is(err, ErrPeerMisbehaving) {
 		t.Fatalf("receiver: err = %v, want ErrSourceChanged and not ErrPeerMisbehaving", err)

@@ -57,6 +57,9 @@ func (s *server) serveManifest(ctx context.Context, rw io.ReadWriteCloser, id [3
 	if ss == nil || ss.peer != remote {
 		return fmt.Errorf("%w: manifest stream for an unknown session", ErrPeerMisbehaving)
 	}
+	if s.stream != nil {
+		return s.serveAnnouncements(ctx, rw, ss) // streamserve.go
+	}
 	if !ss.manifestPending.CompareAndSwap(true, false) {
 		return fmt.Errorf("%w: manifest stream not announced, or asked for twice", ErrPeerMisbehaving)
 	}

@@ -35,6 +35,9 @@ type p2pOpener struct {
 	limitedSince time.Time
 	noPathWait   time.Duration // NoPathWait unless a test set it
 
+	// selected: the receive took a selection of the offer; its Done says so.
+	selected bool
+
 	// renewal authenticates again with a sender that restarted (renew.go).
 	renewal renewing
 	renewMu sync.Mutex
@@ -161,7 +164,11 @@ func (o *p2pOpener) finish(ctx context.Context) {
 	}
 	defer s.Close()
 	_ = s.SetDeadline(time.Now().Add(10 * time.Second))
-	if wire.WriteFrame(s, wire.TDone, nil) == nil {
+	var flags []byte
+	if o.selected {
+		flags = []byte{wire.DoneSelected}
+	}
+	if wire.WriteFrame(s, wire.TDone, flags) == nil {
 		_, _ = wire.NewReader(s).Expect(wire.TDoneAck)
 	}
 }

@@ -101,10 +101,12 @@ func findSender(ctx context.Context, h host.Host, opts ReceiveOptions, log *slog
 			return ap, true
 		}
 		log.Debug("candidate failed", "peer", c.Info.ID, "source", c.Source, "again", again, "err", err)
-		if errors.Is(err, auth.ErrWrongPassphrase) || errors.Is(err, auth.ErrHandshake) {
+		if errors.Is(err, auth.ErrWrongPassphrase) || errors.Is(err, auth.ErrHandshake) || errors.Is(err, ErrOldPeer) {
 			rejected[c.Info.ID] = true
 			delete(failed, c.Info.ID)
-			emit(opts.Events, AuthFailedEvent{Peer: c.Info.ID.String(), Failures: 1, Err: err})
+			if !errors.Is(err, ErrOldPeer) { // an older pcp tested no passphrase
+				emit(opts.Events, AuthFailedEvent{Peer: c.Info.ID.String(), Failures: 1, Err: err})
+			}
 			if authErr == nil {
 				authErr = err
 				// Another sender may share the channel; give it a moment.
@@ -272,6 +274,9 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 		}
 		return nil, manifestError(err, idle)
 	}
+	if info.Stream() {
+		return receiveStream(ctx, streamCall{h: h, ap: ap, opts: opts, dest: dest, idle: idle, start: start, log: log})
+	}
 	defer t.Close()
 	root := t.Root()
 	emit(opts.Events, ManifestEvent{Root: root.String(), Files: int(t.Files()), Bytes: t.TotalSize()})
@@ -377,11 +382,19 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 	if err := r.apply(p); err != nil {
 		return nil, err
 	}
+	var seeder *seeding
+	if opts.seed {
+		if seeder, err = startSeeding(ctx, h, opts, r, log); err != nil {
+			return nil, err
+		}
+		defer seeder.stop()
+	}
 
 	op := &p2pOpener{h: h, info: ap.info, session: ap.session.ID, patience: opts.Patience, events: opts.Events, log: log,
 		noPathWait: cmp.Or(opts.noPathWait, NoPathWait),
 		renewal:    renewing{pass: opts.Passphrase, root: root, stateDir: tmpDir, idle: idle, free: opts.freeSpaceFunc()},
 	}
+	op.selected = p.part.partial()
 	op.follow = newFollower(h, op.peer, opts.Passphrase.Channel(), opts.Network, log)
 	defer op.follow.stop()
 	skipped := offer.PresentBytes + offer.ResumeBytes
@@ -390,7 +403,15 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 		return nil, err
 	}
 	stopProgress := r.progress(ctx, opts.Events, skipped, p.wantBytes(), op)
-	err = emitted(r.run(runCtx, op))
+	var swarmed *swarmSources
+	if opts.swarm || swarmByDefault {
+		swarmed = &swarmSources{h: h, opts: opts, log: log, r: r, op: op, first: ap.info.ID, tmpDir: tmpDir, idle: idle}
+		err = emitted(swarmed.cause(r.runSwarm(runCtx, swarmed.add)))
+		swarmed.wait()
+		swarmed.report()
+	} else {
+		err = emitted(r.run(runCtx, op))
+	}
 	stopProgress()
 	if err != nil {
 		if errors.Is(err, ErrPeerMisbehaving) || errors.Is(err, ErrExists) || errors.Is(err, wire.ErrSourceChanged) ||
@@ -407,6 +428,9 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 	// left the path would read as unknown.
 	donePath, doneTransport := p2p.PathOf(h, op.peer()), p2p.TransportOf(h, op.peer())
 	op.finish(ctx)
+	if swarmed != nil {
+		swarmed.finish(ctx)
+	}
 	if info.Text() {
 		text, err := readText(dest, t)
 		if err != nil {
@@ -433,6 +457,9 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 	p.summarize(&s)
 	removeStdout = true
 	emit(opts.Events, DoneEvent{Summary: s})
+	if seeder != nil {
+		seeder.finished(ctx, opts.seedFor)
+	}
 	return &s, nil
 }
 

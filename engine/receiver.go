@@ -86,6 +86,9 @@ type receiver struct {
 	filesDone  atomic.Int64
 	current    atomic.Pointer[string]
 	emit       *emitter // writes to opts.Stdout (stdout.go); nil = none
+	// held, if set, is told of chunks made durable (a seeding receiver's
+	// have-map grows by them: seed.go).
+	held func([]wire.Ref)
 }
 
 func newReceiver(opts ReceiveOptions, t *manifest.Table, dest *os.Root, rlog *store.ResumeLog, durable bool, log *slog.Logger) *receiver {
@@ -108,7 +111,6 @@ func newReceiver(opts ReceiveOptions, t *manifest.Table, dest *os.Root, rlog *st
 // run fetches every needed chunk over opts.Streams parallel streams and
 // finishes the tree. The plan must have been applied.
 func (r *receiver) run(ctx context.Context, op streamOpener) error {
-	p := r.plan
 	streams := r.opts.Streams
 	win := r.opts.MaxInFlight
 	if min := 2 * int64(r.cs); win < min {
@@ -142,6 +144,13 @@ func (r *receiver) run(ctx context.Context, op streamOpener) error {
 	close(r.ready)
 	cerr := <-cmDone
 	r.files.closeAll()
+	return r.afterRun(cerr, werr)
+}
+
+// afterRun finishes the tree once the fetch (werr) and the committer
+// (cerr) ended: the committer's error first, then the fetch's; without
+// either, every fetched file must be in place.
+func (r *receiver) afterRun(cerr, werr error) error {
 	if r.opts.runDone != nil {
 		r.opts.runDone(r)
 	}
@@ -151,8 +160,8 @@ func (r *receiver) run(ctx context.Context, op streamOpener) error {
 	if werr != nil {
 		return werr
 	}
-	if n := int(r.filesDone.Load()); n != p.fetch {
-		return fmt.Errorf("internal error: %d of %d files in place after the transfer", n, p.fetch)
+	if n := int(r.filesDone.Load()); n != r.plan.fetch {
+		return fmt.Errorf("internal error: %d of %d files in place after the transfer", n, r.plan.fetch)
 	}
 	if err := r.finishPresent(); err != nil {
 		return err

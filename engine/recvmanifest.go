@@ -100,6 +100,9 @@ func readDeclared(s deadlineReader, stateDir string, idle time.Duration, free fu
 		}
 		break
 	}
+	if info.Stream() { // no manifest: StreamInfo follows (streamrecv.go)
+		return nil, info, nil
+	}
 	if err := checkManifestInfo(info, stateDir, free); err != nil {
 		return nil, info, err
 	}

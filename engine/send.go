@@ -25,10 +25,14 @@ import (
 	"github.com/pcp-p2p/pcp/store"
 )
 
-// Send serves paths to the first receiver that authenticates with the
-// passphrase, until it reports everything received (nil), the user stops it
-// (ctx) or too many handshakes fail. A receiver that declines ends only its
-// own session (DeclinedEvent): the offer stands for others.
+// Send serves paths to every receiver that authenticates with the
+// passphrase, each in its own session at the same time, until
+// opts.Receivers of them report everything received (nil), the user stops
+// it (ctx) or too many handshakes fail (the count is the offer's, over all
+// receivers). A receiver that declines or fails ends only its own session
+// (DeclinedEvent, ReceiverFailedEvent) and does not count: the offer
+// stands for others. See SendOptions.Receivers for what happens to
+// sessions still running when the count is reached.
 func Send(ctx context.Context, opts SendOptions) (*Summary, error) {
 	log := discard(opts.Logger)
 	if opts.Passphrase.IsZero() {
@@ -46,6 +50,15 @@ func Send(ctx context.Context, opts SendOptions) (*Summary, error) {
 		}
 		defer cleanup()
 		opts.Paths, opts.HashCachePath, opts.Exclude, opts.ManifestOut = []string{path}, "", nil, ""
+	}
+	// A stream of standard input: its spool goes last, after every
+	// handler is done (streamsend.go).
+	stream, err := openStreamOffer(opts)
+	if err != nil {
+		return nil, err
+	}
+	if stream != nil {
+		defer stream.close()
 	}
 	dopts, err := discoveryOptions(opts.Network, log)
 	if err != nil {
@@ -77,6 +90,7 @@ func Send(ctx context.Context, opts SendOptions) (*Summary, error) {
 		srv.flags = wire.FlagText
 	}
 	srv.tamper = opts.tamper
+	srv.stream = stream
 	srv.timeouts = opts.timeouts.withDefaults()
 	srv.stopListening = func() { h.RemoveStreamHandler(wire.ProtocolID) }
 	var handlers handlerSet
@@ -90,6 +104,7 @@ func Send(ctx context.Context, opts SendOptions) (*Summary, error) {
 	defer func() {
 		srv.guard.Close()
 		h.RemoveStreamHandler(wire.ProtocolID)
+		h.RemoveStreamHandler(wire.OldProtocolID)
 		handlers.close()
 		cancel()
 		h.Close()
@@ -112,6 +127,7 @@ func Send(ctx context.Context, opts SendOptions) (*Summary, error) {
 		srv.handle(ctx, s, remote, p2p.PathOf(h, remote))
 		log.Debug("stream done", "peer", remote, "conn", s.Conn().RemoteMultiaddr())
 	})
+	h.SetStreamHandler(wire.OldProtocolID, srv.refuseOld) // oldpeer.go
 	srv.authenticated = func(p peer.ID) { punchWhileRelayed(ctx, h, p, &handlers, log) }
 	emit(opts.Events, ListeningEvent{PeerID: h.ID().String(), Addrs: fullAddrs(h)})
 	dopts.Provided = func(addrs []ma.Multiaddr) {
@@ -137,10 +153,16 @@ func Send(ctx context.Context, opts SendOptions) (*Summary, error) {
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 
+	var count receiverCount // receivers.go
+	count.want = opts.Receivers
 	for {
 		select {
-		case <-tick.C:
+		case now := <-tick.C:
 			srv.progress(h)
+			srv.reapIdle(now, count.idle())
+			if count.drained(srv) {
+				return srv.finish(&count)
+			}
 		case err := <-walkErr:
 			if err != nil {
 				return nil, err
@@ -149,12 +171,14 @@ func Send(ctx context.Context, opts SendOptions) (*Summary, error) {
 		case err := <-srv.fatal:
 			return nil, err
 		case ss := <-srv.finished:
-			srv.progress(h)
-			s := srv.summary()
-			s.Path, s.Transport = ss.path, ss.transport
-			emit(opts.Events, DoneEvent{Summary: s})
-			return &s, nil
+			if count.completed(srv, ss) && count.drained(srv) {
+				return srv.finish(&count)
+			}
 		case <-ctx.Done():
+			if count.want < 0 && count.done > 0 {
+				// --keep-serving ends when the user stops it.
+				return srv.finish(&count)
+			}
 			return nil, ctx.Err()
 		}
 	}
@@ -191,6 +215,9 @@ func (hs *handlerSet) wait() { hs.wg.Wait() }
 
 // prepare walks and hashes the paths, then publishes the manifest.
 func (s *server) prepare(ctx context.Context, opts SendOptions) error {
+	if s.stream != nil {
+		return s.prepareStream(ctx, opts) // streamserve.go
+	}
 	wo := manifest.WalkOptions{
 		ChunkSize: opts.ChunkSize,
 		Exclude:   opts.Exclude,
@@ -246,34 +273,10 @@ func tempDirFor(statePath string) string {
 	return d
 }
 
-// progress reports what the sender has served, once a receiver is authenticated.
-func (s *server) progress(h host.Host) {
-	if s.events == nil {
-		return
-	}
-	s.mu.Lock()
-	var last *srvSession
-	for _, ss := range s.sessions {
-		last = ss
-	}
-	streams := s.dataStreams
-	s.mu.Unlock()
-	select {
-	case <-s.ready:
-	default:
-		return
-	}
-	if last == nil {
-		return
-	}
-	t := s.src.Table
-	// Files counts those sent in full by this run (servedFiles): a
-	// resuming receiver does not ask for all of them.
-	s.events(ProgressEvent{Bytes: s.rawServed.Load(), TotalBytes: t.TotalSize(), WireBytes: s.wireServed.Load(),
-		Files: s.files.count(), FilesTotal: int(t.Files()), Path: p2p.PathOf(h, last.peer), Transport: p2p.TransportOf(h, last.peer), Streams: streams})
-}
-
 func (s *server) summary() Summary {
+	if s.stream != nil {
+		return s.streamSummary() // streamserve.go
+	}
 	t := s.src.Table
 	return Summary{
 		Root:          s.root.String(),

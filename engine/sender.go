@@ -33,8 +33,10 @@ type server struct {
 	stopListening func()
 
 	tamper func(wire.Ref, []byte)
-	limit  *rateLimit // SendOptions.RateLimit
-	flags  uint8      // the offer's ManifestInfo flags: wire.FlagText for SendOptions.Text
+	limit  *rateLimit    // SendOptions.RateLimit
+	flags  uint8         // the offer's ManifestInfo flags: wire.FlagText for SendOptions.Text
+	stream *streamSource // a stream offer (SendOptions.Stdin) instead of src (streamsend.go)
+	seed   *seedState    // a receiver serving what it holds (seed.go); src has its table
 
 	ready chan struct{} // closed once src/root are set
 	src   *manifest.Source
@@ -44,11 +46,13 @@ type server struct {
 	sessions    map[[32]byte]*srvSession
 	dataStreams int // open data streams
 	maxStreams  int
-	finished    chan *srvSession // a session sent Done
+	finished    chan *srvSession // a session sent Done (Send reads it until it returns)
+	recv        receiverBook     // receiver IDs, and whether new ones are taken (receivers.go)
 	fatal       chan error       // too many failed handshakes
 	start       time.Time
 
-	serving servingLimits // what receivers may make it hold (servedata.go)
+	serving     servingLimits // what receivers may make it hold (servedata.go)
+	serverIndex               // the manifest's global chunk index, for have-maps (havestream.go)
 
 	// authenticated, if set, is called with each peer that passed PAKE.
 	authenticated func(peer.ID)
@@ -62,8 +66,12 @@ type server struct {
 type srvSession struct {
 	id   [32]byte
 	peer peer.ID
-	done sync.Once
-	path string // at the end: "direct" or "relayed"
+	rid  string // the receiver ID: "r1", "r2", ... (receivers.go)
+	// selected: its Done said it took a selection of the offer, not all.
+	selected bool
+	stats    sessionStats // what it was sent; its open streams
+	done     sync.Once
+	path     string // at the end: "direct" or "relayed"
 	// transport, at the end: "tcp", "quic" or "" (p2p.ConnTransport)
 	transport string
 	// manifestPending: the ManifestInfo said FlagManifestStream, and the
@@ -81,7 +89,7 @@ func newServer(pass auth.Passphrase, local peer.ID, maxFailures int, events func
 		timeouts: serverTimeouts{}.withDefaults(),
 		ready:    make(chan struct{}),
 		sessions: make(map[[32]byte]*srvSession),
-		finished: make(chan *srvSession, 1),
+		finished: make(chan *srvSession),
 		fatal:    make(chan error, 1),
 		start:    time.Now(),
 	}
@@ -134,6 +142,8 @@ func (s *server) handle(ctx context.Context, rw io.ReadWriteCloser, remote peer.
 		err = s.serveData(ctx, rw, fr, o.Session, remote)
 	case wire.KindManifest:
 		err = s.serveManifest(ctx, rw, o.Session, remote)
+	case wire.KindHave:
+		err = s.serveHave(ctx, rw, o.Session, remote) // havestream.go
 	}
 	if err != nil && !errors.Is(err, io.EOF) && ctx.Err() == nil {
 		s.log.Debug("stream ended", "peer", remote, "err", err)
@@ -145,16 +155,25 @@ func (s *server) handle(ctx context.Context, rw io.ReadWriteCloser, remote peer.
 // before any handshake byte is read, so handshakes in flight count against
 // the failure budget and at most guard.Limit wrong guesses are ever judged;
 // once the guard is exhausted or closed the stream is refused unread.
-func (s *server) serveControl(ctx context.Context, rw io.ReadWriteCloser, fr *wire.Reader, remote peer.ID, path string) error {
+func (s *server) serveControl(ctx context.Context, rw io.ReadWriteCloser, fr *wire.Reader, remote peer.ID, path string) (err error) {
+	if !s.takingReceivers() {
+		return errNotTaking // served as many receivers as asked: no new handshake
+	}
 	sess, err := s.authenticate(ctx, rw, remote)
 	if err != nil {
 		return err
 	}
-	ss := &srvSession{id: sess.ID, peer: remote}
-	s.mu.Lock()
-	s.sessions[sess.ID] = ss
-	s.mu.Unlock()
-	emit(s.events, AuthenticatedEvent{Peer: remote.String(), Path: path})
+	ss := s.addSession(sess.ID, remote)
+	if ss == nil {
+		return errNotTaking
+	}
+	defer s.streamClosed(ss)
+	defer func() {
+		if err != nil && !errors.Is(err, ErrDeclined) {
+			s.failSession(ss, err, ctx.Err() != nil)
+		}
+	}()
+	emit(s.events, AuthenticatedEvent{Peer: remote.String(), Path: path, Receiver: ss.rid})
 	if s.authenticated != nil {
 		s.authenticated(remote)
 	}
@@ -166,6 +185,9 @@ func (s *server) serveControl(ctx context.Context, rw io.ReadWriteCloser, fr *wi
 	// the decision get one long, bounded deadline.
 	// On a meeting-only connection the manifest goes on a stream of its
 	// own, once the receiver has a better path (manifeststream.go).
+	if s.stream != nil {
+		return s.offerStream(ctx, rw, fr, ss, remote) // streamserve.go
+	}
 	flags := s.flags
 	if meetingOnly(rw) {
 		flags |= wire.FlagManifestStream
@@ -194,10 +216,8 @@ func (s *server) serveControl(ctx context.Context, rw io.ReadWriteCloser, fr *wi
 	case wire.TDecline:
 		// One receiver said no (or its destination cannot take the
 		// offer): its session ends, the offer stands for others.
-		s.mu.Lock()
-		delete(s.sessions, sess.ID)
-		s.mu.Unlock()
-		emit(s.events, DeclinedEvent{Peer: remote.String()})
+		s.dropSession(ss)
+		emit(s.events, DeclinedEvent{Peer: remote.String(), Receiver: ss.rid})
 		return ErrDeclined
 	}
 	return fmt.Errorf("%w: %v after manifest", wire.ErrFrame, t)

@@ -46,7 +46,10 @@ func (s *server) serveData(ctx context.Context, rw io.ReadWriter, fr *wire.Reade
 		s.dataStreams--
 		s.mu.Unlock()
 	}()
+	s.streamOpened(ss)
+	defer s.streamClosed(ss)
 	cs := newChunkServer(s)
+	cs.sess = ss
 	defer cs.close()
 	// A stream counts against the limits from its first Request, so the
 	// stream that carries only Done is never refused.
@@ -80,6 +83,10 @@ func (s *server) serveData(ctx context.Context, rw io.ReadWriter, fr *wire.Reade
 				}
 			}
 		case wire.TDone:
+			if len(p) == 1 && p[0]&^wire.DoneSelected != 0 {
+				return fmt.Errorf("%w: Done flags %#x", wire.ErrFrame, p[0])
+			}
+			ss.selected = len(p) == 1 && p[0]&wire.DoneSelected != 0
 			if ns, ok := rw.(interface{ Conn() network.Conn }); ok {
 				ss.path = p2p.PathDirect
 				if p2p.IsRelayed(ns.Conn()) {
@@ -95,8 +102,8 @@ func (s *server) serveData(ctx context.Context, rw io.ReadWriter, fr *wire.Reade
 			waitHangUp(rw, fr)
 			ss.done.Do(func() {
 				select {
-				case s.finished <- ss:
-				default:
+				case s.finished <- ss: // Send counts it (receivers.go)
+				case <-ctx.Done():
 				}
 			})
 			return nil
@@ -165,6 +172,7 @@ func SourceChangedPath(err error) (string, bool) {
 // Its buffers are borrowed from the server's slots chunk by chunk.
 type chunkServer struct {
 	s     *server
+	sess  *srvSession // whose stream this is, for its counters
 	t     *manifest.Table
 	cs    uint32
 	comp  *compressor
@@ -179,6 +187,9 @@ const chunkFrameHead = wire.HeaderSize + 13
 const handshakeTimeout = 30 * time.Second
 
 func newChunkServer(s *server) *chunkServer {
+	if s.stream != nil {
+		return &chunkServer{s: s, cs: s.stream.cs, comp: newCompressor(), entry: -1}
+	}
 	t := s.src.Table
 	return &chunkServer{s: s, t: t, cs: t.ChunkSize(), comp: newCompressor(), entry: -1}
 }
@@ -216,6 +227,12 @@ func (c *chunkServer) open(i int, e *manifest.Entry) error {
 }
 
 func (c *chunkServer) serve(ctx context.Context, w io.Writer, r wire.Ref) error {
+	if c.s.stream != nil {
+		return c.serveStream(ctx, w, r) // streamserve.go
+	}
+	if c.s.seed != nil {
+		return c.serveSeed(ctx, w, r) // seed.go
+	}
 	if int64(r.Entry) >= int64(c.t.Len()) {
 		return fmt.Errorf("%w: entry %d out of range", wire.ErrBadRequest, r.Entry)
 	}
@@ -249,10 +266,24 @@ func (c *chunkServer) serve(ctx context.Context, w io.Writer, r wire.Ref) error 
 	if manifest.HashChunk(raw) != want {
 		return &SourceChangedError{Path: e.Path}
 	}
+	wireLen, err := c.sendChunk(ctx, w, r, sl, raw)
+	if err != nil {
+		return err
+	}
+	c.s.files.served(r, manifest.ChunkCount(e.Size, c.cs))
+	c.sess.served(n, wireLen, lastChunk(e.Size, c.cs, r.Chunk))
+	return nil
+}
+
+// sendChunk compresses a verified chunk, raw (in sl's buffer at
+// chunkFrameHead), when it pays, frames it, writes it and counts it; it
+// returns its bytes on the wire. Files, streams and seeds share it.
+func (c *chunkServer) sendChunk(ctx context.Context, w io.Writer, r wire.Ref, sl *chunkSlot, raw []byte) (int64, error) {
 	if c.s.tamper != nil {
 		c.s.tamper(r, raw)
 	}
-	frame := sl.buf[:chunkFrameHead+int(n)]
+	n := len(raw)
+	frame := sl.buf[:chunkFrameHead+n]
 	enc := wire.EncRaw
 	var busy time.Duration
 	if c.comp.shouldTry() {
@@ -265,17 +296,17 @@ func (c *chunkServer) serve(ctx context.Context, w io.Writer, r wire.Ref) error 
 	}
 	fillChunkHead(frame, r, enc, uint32(n))
 	if err := c.s.limit.wait(ctx, len(frame)); err != nil {
-		return err
+		return 0, err
 	}
 	if _, err := w.Write(frame); err != nil {
-		return err
+		return 0, err
 	}
-	c.comp.wrote(int(n), len(frame)-chunkFrameHead, busy, time.Now())
+	wireLen := int64(len(frame) - chunkFrameHead)
+	c.comp.wrote(n, int(wireLen), busy, time.Now())
 	c.s.chunksServed.Add(1)
-	c.s.files.served(r, manifest.ChunkCount(e.Size, c.cs))
-	c.s.rawServed.Add(n)
-	c.s.wireServed.Add(int64(len(frame) - chunkFrameHead))
-	return nil
+	c.s.rawServed.Add(int64(n))
+	c.s.wireServed.Add(wireLen)
+	return wireLen, nil
 }
 
 // fillChunkHead writes the frame header and the chunk header in front of the

@@ -97,7 +97,7 @@ func slotCount(cs uint32) int {
 // getSlot borrows a chunk slot, waiting for one if all are in use.
 func (s *server) getSlot(ctx context.Context) (*chunkSlot, error) {
 	l := &s.serving
-	cs := s.src.Table.ChunkSize()
+	cs := s.chunkSize()
 	l.slotsOnce.Do(func() {
 		l.slots = make(chan *chunkSlot, slotCount(cs))
 		for range cap(l.slots) {

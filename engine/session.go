@@ -103,7 +103,7 @@ func openStream(ctx context.Context, h host.Host, id peer.ID, o wire.Open) (netw
 		s, err = h.NewStream(network.WithAllowLimitedConn(ctx, "pcp"), id, wire.ProtocolID)
 	}
 	if err != nil {
-		return nil, err
+		return nil, oldPeerError(ctx, h, id, err)
 	}
 	if err := wire.WriteFrame(s, wire.TOpen, o.Append(nil)); err != nil {
 		s.Reset()

@@ -140,6 +140,10 @@ func main() {
 			row("pcp random, direct", mb(size, r.elapsed), lo, r)
 			r = transfer(dflt, random, filepath.Join(*dir, "out-random"), nil)
 			row("pcp random, default ("+r.transport+")", mb(size, r.elapsed), via, r)
+			// The same bytes as a pipe: send - from a pipe into
+			// receive --stdout (pipe.go), on the default path.
+			r = pipeTransfer(dflt, filepath.Join(random, "random.bin"), size)
+			row("pcp random, pipe ("+r.transport+")", mb(size, r.elapsed), via, r)
 		case "text":
 			text := filepath.Join(*dir, "text")
 			writeText(filepath.Join(text, "text.txt"), size)
@@ -232,6 +236,9 @@ func transfer(rt *route, src, dest string, killAt func(done, total int64) bool) 
 	env = append(env, rt.env()...)
 	snd := rt.command(0)
 	snd.Env = append(env, "PCP_BENCH_CHILD=send")
+	if p := os.Getenv("PCP_BENCH_PIPE"); p != "" {
+		snd.Stdin = pipeInput(p)
+	}
 	sout, err := snd.StdoutPipe()
 	check(err)
 	snd.Stderr = os.Stderr
@@ -320,7 +327,12 @@ func child(role string) {
 		if d := os.Getenv("PCP_BENCH_HASHCACHE"); d != "" { // as cmd/pcp does by default
 			cache = filepath.Join(d, "hashcache.db")
 		}
-		_, err := engine.Send(ctx, engine.SendOptions{Paths: []string{os.Getenv("PCP_BENCH_SRC")}, Passphrase: pass, Network: net,
+		paths := []string{os.Getenv("PCP_BENCH_SRC")}
+		var stdin io.Reader
+		if os.Getenv("PCP_BENCH_PIPE") != "" {
+			paths, stdin, cache = nil, os.Stdin, filepath.Join(os.Getenv("PCP_BENCH_DEST")+".spool", "hashcache.db")
+		}
+		_, err := engine.Send(ctx, engine.SendOptions{Paths: paths, Stdin: stdin, Passphrase: pass, Network: net,
 			HashCachePath: cache,
 			Events: func(e engine.Event) {
 				if l, ok := e.(engine.ListeningEvent); ok {
@@ -336,8 +348,13 @@ func child(role string) {
 		if os.Getenv("PCP_BENCH_NOLOG") != "" {
 			logPath = "" // no resume log: no syncfs, nothing durable
 		}
+		var stdout *countWriter
+		if os.Getenv("PCP_BENCH_PIPE") != "" {
+			stdout = &countWriter{}
+		}
 		sum, err := engine.Receive(ctx, engine.ReceiveOptions{Passphrase: pass, Dest: os.Getenv("PCP_BENCH_DEST"), Network: net,
 			ResumeLogPath: logPath,
+			Stdout:        stdout.writer(),
 			Streams:       int(mustAtoi(os.Getenv("PCP_BENCH_STREAMS"), 0)),
 			MaxInFlight:   mustAtoi(os.Getenv("PCP_BENCH_WINDOW_MIB"), 0) << 20,
 			Confirm: func(engine.Offer) bool {
@@ -356,6 +373,9 @@ func child(role string) {
 				}
 			}})
 		check(err)
+		if stdout != nil {
+			sum.WireBytes, sum.FetchedBytes = stdout.n, stdout.n // the bytes written out, checked by pipeTransfer
+		}
 		out.Encode(map[string]string{"transport": cmp.Or(sum.Transport, sum.Path, "unknown")})
 		out.Encode(map[string]int64{"wire": sum.WireBytes, "fetched": sum.FetchedBytes, "skipped": sum.SkippedBytes})
 	}

@@ -11,16 +11,17 @@ import (
 
 // Exit codes. Documented in README-usage.md; scripts rely on them.
 const (
-	exitOK          = 0 // every file complete and verified
-	exitOther       = 1 // any other failure
-	exitUsage       = 2 // bad flags, arguments or passphrase syntax
-	exitWrongPass   = 3 // wrong passphrase or failed handshake (receiver), too many failed attempts (sender)
-	exitNotFound    = 4 // the peer was not found
-	exitInterrupted = 5 // interrupted (Ctrl-C, connection lost, a source file changed): resumable
-	exitVerify      = 6 // verification failed, or the peer misbehaved
-	exitDeclined    = 7 // offer declined, destination has differing files, or cannot hold some entries
-	exitNoPath      = 8 // the sender was found and authenticated, but no path can carry the data
-	exitOutput      = 9 // receive --stdout: standard output closed before the whole file was written
+	exitOK          = 0  // every file complete and verified
+	exitOther       = 1  // any other failure
+	exitUsage       = 2  // bad flags, arguments or passphrase syntax
+	exitWrongPass   = 3  // wrong passphrase or failed handshake (receiver), too many failed attempts (sender)
+	exitNotFound    = 4  // the peer was not found
+	exitInterrupted = 5  // interrupted (Ctrl-C, connection lost, a source file changed): resumable
+	exitVerify      = 6  // verification failed, or the peer misbehaved
+	exitDeclined    = 7  // offer declined, destination has differing files, or cannot hold some entries
+	exitNoPath      = 8  // the sender was found and authenticated, but no path can carry the data
+	exitOutput      = 9  // receive --stdout: standard output closed before the whole file was written
+	exitOldPeer     = 10 // the peer runs an older pcp (another protocol version)
 )
 
 // usageError marks an error as bad usage (exit 2).
@@ -48,6 +49,8 @@ func exitKind(code int) string {
 		return "no_path"
 	case exitOutput:
 		return "output_closed"
+	case exitOldPeer:
+		return "old_peer"
 	}
 	return "error"
 }
@@ -72,6 +75,8 @@ func exitCode(err error, interrupted bool) int {
 		return exitNotFound
 	case errors.Is(err, engine.ErrNoPath):
 		return exitNoPath
+	case errors.Is(err, engine.ErrOldPeer):
+		return exitOldPeer
 	case errors.Is(err, engine.ErrOutputClosed):
 		return exitOutput
 	case errors.Is(err, engine.ErrVerifyFailed), errors.Is(err, engine.ErrPeerMisbehaving):

@@ -27,8 +27,9 @@ type recvFlags struct {
 	patience   time.Duration
 	passphrase string
 	net        netFlags
-	limit      rateFlag    // ratelimit.go
-	sel        selectFlags // select.go
+	limit      rateFlag        // ratelimit.go
+	sel        selectFlags     // select.go
+	stream     recvStreamFlags // recvstream.go
 }
 
 func (a *app) receiveCmd() *cobra.Command {
@@ -72,6 +73,8 @@ offer is refused (exit 7). Declining never ends the sender's offer.`,
 	f.limit.register(fs)
 	f.sel.register(cmd)
 	registerStdout(cmd, &f.stdout)
+	f.stream.register(fs)
+	cmd.Long += streamHelp
 	return cmd
 }
 
@@ -110,6 +113,11 @@ func (a *app) receive(ctx context.Context, args []string, f *recvFlags) error {
 	if err != nil {
 		return err
 	}
+	maxStream, err := f.stream.bytes()
+	if err != nil {
+		return err
+	}
+	var sv streamView
 	data, err := a.stdoutData(a.cmd, f.stdout)
 	if err != nil {
 		return err
@@ -155,7 +163,9 @@ func (a *app) receive(ctx context.Context, args []string, f *recvFlags) error {
 		mode = conflictRefuse
 	}
 	confirm := func(o engine.Offer) bool {
-		u.offerAs(o, dest, mode)
+		if o.Stream == nil { // a stream's offer line was shown (recvstream.go)
+			u.offerAs(o, dest, mode)
+		}
 		conflictCount = o.ConflictCount
 		if f.yes {
 			return true
@@ -190,10 +200,11 @@ func (a *app) receive(ctx context.Context, args []string, f *recvFlags) error {
 			u.say("The sender restarted with the same files; authenticated again, continuing.")
 			return
 		}
-		if stdoutText(data, e) {
+		if stdoutText(data, e) || sv.event(u, e) {
 			return
 		}
 		u.event(e)
+		sv.done(u, e)
 		if d, ok := e.(engine.DoneEvent); ok && d.Summary.SkippedFiles > 0 {
 			u.json("skipped_existing", map[string]any{"files": d.Summary.SkippedFiles})
 			n := int64(d.Summary.SkippedFiles)
@@ -205,6 +216,7 @@ func (a *app) receive(ctx context.Context, args []string, f *recvFlags) error {
 		Passphrase:    pass,
 		Dest:          dest,
 		Stdout:        data,
+		MaxStream:     maxStream,
 		Overwrite:     f.overwrite,
 		SkipExisting:  f.skip,
 		Resolve:       resolve,
@@ -220,6 +232,9 @@ func (a *app) receive(ctx context.Context, args []string, f *recvFlags) error {
 		Logger:        a.logger(),
 	})
 	var refused *engine.RefusedError
+	if serr, ok := sv.failure(u, err, rerunCommand(a.cmd, argWords(args))); ok {
+		return serr
+	}
 	if serr, ok := stdoutFailure(u, err); ok {
 		return serr
 	}

@@ -25,6 +25,11 @@ func TestSelectiveReceiveE2E(t *testing.T) {
 	if r.code != exitOK {
 		t.Fatalf("receive --only: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
+	// The sender learns that the receiver took a selection: it does not
+	// claim the receiver has every file.
+	if de := s.waitEvent("done", nil); de["selected"] != 1.0 || de["receivers"] != 1.0 {
+		t.Errorf("sender's done event: %v, want 1 receiver, 1 selected", de)
+	}
 	if code := s.wait(); code != exitOK {
 		t.Fatalf("send exit %d\n%s", code, s.errText())
 	}

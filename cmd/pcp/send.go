@@ -22,20 +22,38 @@ type sendFlags struct {
 	net         netFlags
 	extra       sendExtras // sendextra.go
 	newWords    bool
-	text        string // --text (text.go)
+	text        string        // --text (text.go)
+	stream      streamFlags   // '-', --name, --no-spool, --spool-max (sendstream.go)
+	recv        receiverFlags // --keep-serving, --receivers (receivers.go)
 }
 
 func (a *app) sendCmd() *cobra.Command {
 	var f sendFlags
 	cmd := &cobra.Command{
-		Use:   "send PATH... | send --text TEXT",
+		Use:   "send PATH... | send --text TEXT | send -",
 		Short: "Offer files and directories; prints the passphrase for the receiver",
-		Long: `Offer one or more files or directories to one receiver.
+		Long: `Offer one or more files or directories to one receiver, or to many.
 
 The passphrase is printed at once, with the exact command to run on the other
 computer; hashing and the transfer go on meanwhile. pcp serves until the receiver
 has everything (exit 0) or you stop it with Ctrl-C. After 3 failed passphrase
-attempts it stops offering, so the words cannot be guessed online.
+attempts, counted over all receivers, it stops offering, so the words cannot be
+guessed online.
+
+Any number of receivers may use the same words at the same time, each in its own
+session; the progress shows one line per receiver (r1, r2, ...). By default pcp
+exits once one receiver has everything. --receivers N exits once N have;
+--keep-serving serves until Ctrl-C (exit 0 if at least one had everything). A
+receiver that declines or fails does not count. Once the count is reached no new
+receiver is taken, and one still receiving is let finish (Ctrl-C stops it; it
+resumes later).
+
+'pcp send -' offers standard input as it is read: the receiver gets it as a
+file (--name, default "stdin") or on its own standard output. See "Pipes" in the
+README for what resumes: by default a copy is spooled in the state directory
+(--spool-max bounds it), so a receiver that drops continues; with --no-spool
+nothing is kept on disk, and a receiver that drops must start again. Each run
+of 'pcp send -' is a new stream, with new words.
 
 The words come from --passphrase, else $PCP_PASSPHRASE, else they are generated
 (--words N of them: one to find each other, the rest are the secret). Generated
@@ -50,7 +68,10 @@ once the offer is complete or guessed at --max-failures times.`,
   pcp send --manifest-out tree.pcpm ./dataset        # keep a manifest for 'pcp verify'
   pcp send --bootstrap /ip4/203.0.113.7/tcp/4001/p2p/12D3Koo... ./dir   # your own node
   pcp send --no-discovery --listen /ip4/0.0.0.0/tcp/9000 file   # receiver uses --direct
-  pcp send --text "the wifi password is hunter2"    # a short message, printed by the receiver`,
+  pcp send --text "the wifi password is hunter2"    # a short message, printed by the receiver
+  tar c ./project | pcp send --name project.tar -   # standard input, read as it is sent
+  pcp send --receivers 3 slides.pdf                  # exit after three receivers have it
+  pcp send --keep-serving ./release                  # serve everyone until Ctrl-C`,
 		Args: usageArgs(cobra.ArbitraryArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.send(cmd.Context(), args, &f)
@@ -66,6 +87,8 @@ once the offer is complete or guessed at --max-failures times.`,
 	fs.StringVar(&f.text, "text", "", fmt.Sprintf("send this short message (at most %d KiB) instead of files; the receiver prints it", engine.MaxTextSize>>10))
 	f.net.register(fs, false)
 	f.extra.register(fs)
+	f.stream.register(fs)
+	f.recv.register(fs)
 	return cmd
 }
 
@@ -95,10 +118,17 @@ func (a *app) send(ctx context.Context, paths []string, f *sendFlags) error {
 	}
 	// What can fail before the words are shown fails first.
 	text := f.text != ""
-	if err := checkSendWhat(paths, f); err != nil {
+	if err := f.stream.check(paths, f, a.stdin); err != nil { // sendstream.go: '-'
 		return err
 	}
+	if err := checkSendWhat(paths, f); !f.stream.on && err != nil {
+		return err
+	}
+	fresh := text || f.stream.on // a new offer each run: no words or identity kept
 	if err := f.extra.check(); err != nil {
+		return err
+	}
+	if err := f.recv.check(); err != nil {
 		return err
 	}
 	if f.maxFailures < 1 {
@@ -106,13 +136,13 @@ func (a *app) send(ctx context.Context, paths []string, f *sendFlags) error {
 	}
 	// Generated words and the identity are kept per offer, so the same
 	// command run again is the same sender (offerstate.go).
-	// A message is not kept: each --text run is a new offer.
+	// A message or standard input is not kept: each run is a new offer.
 	chosen := strings.TrimSpace(f.passphrase) != "" || strings.TrimSpace(os.Getenv(auth.EnvPassphrase)) != ""
 	var offer offerState
 	var pass auth.Passphrase
 	var prevFails int
 	var kept bool
-	if !text {
+	if !fresh {
 		if offer, err = newOfferState(a.state(), paths); err != nil {
 			return fmt.Errorf("state directory: %w", err)
 		}
@@ -123,7 +153,7 @@ func (a *app) send(ctx context.Context, paths []string, f *sendFlags) error {
 		if pass, err = choosePassphrase(f.passphrase, f.words, os.Getenv); err != nil {
 			return err
 		}
-		if !chosen && !text {
+		if !chosen && !fresh {
 			if err := offer.keep(pass); err != nil {
 				return fmt.Errorf("state directory: %w", err)
 			}
@@ -131,6 +161,7 @@ func (a *app) send(ctx context.Context, paths []string, f *sendFlags) error {
 	}
 	u := a.newUI("send")
 	u.text = text
+	u.setMultiReceiver(f.recv.value() != 1)
 	// The passphrase comes first, before any hashing.
 	words := pass.String()
 	u.json("passphrase", map[string]any{"passphrase": words, "command": "pcp receive " + words})
@@ -151,7 +182,7 @@ func (a *app) send(ctx context.Context, paths []string, f *sendFlags) error {
 		}
 	}
 	events := sendEvents(u)
-	if !chosen && !text {
+	if !chosen && !fresh {
 		// Wrong guesses against kept words count across restarts.
 		events = func(e engine.Event) {
 			if af, ok := e.(engine.AuthFailedEvent); ok {
@@ -169,8 +200,9 @@ func (a *app) send(ctx context.Context, paths []string, f *sendFlags) error {
 		Network:         netOpts,
 		Events:          events,
 		Logger:          a.logger(),
+		Receivers:       f.recv.value(),
 	}
-	if !text {
+	if !fresh {
 		opts.IdentityPath = offer.identityPath()
 	}
 	if !f.noCache {
@@ -179,8 +211,9 @@ func (a *app) send(ctx context.Context, paths []string, f *sendFlags) error {
 	if err := f.extra.apply(&opts, u, words); err != nil {
 		return err
 	}
+	f.stream.apply(&opts, a.stdin, a.statePath(engine.HashCacheFile))
 	_, err = engine.Send(ctx, opts)
-	if !text && (err == nil || errors.Is(err, engine.ErrTooManyFailures)) {
+	if !fresh && (err == nil || errors.Is(err, engine.ErrTooManyFailures)) {
 		offer.forgetWords() // complete, or guessed at too often: new words next time
 	}
 	if errors.Is(err, engine.ErrNothingToSend) {
@@ -190,7 +223,7 @@ func (a *app) send(ctx context.Context, paths []string, f *sendFlags) error {
 		// The file itself was named when it was found (SourceChangedEvent).
 		u.hint("Run the same command again to offer the files as they are now; the receiver keeps what it has verified.")
 		return reworded{"offer ended: a file changed on disk after it was hashed (named above)", err}
-	} else if err != nil && ctx.Err() != nil && !text {
+	} else if err != nil && ctx.Err() != nil && !fresh {
 		u.hint("Stopped. Run the same command again to offer the files again with the same words: a receiver that is\n" +
 			"still waiting continues where it was; one that stopped keeps what it has verified and resumes.")
 	}
@@ -206,7 +239,6 @@ func sendEvents(u *ui) func(engine.Event) {
 			u.event(e)
 			return
 		}
-		u.json("declined", map[string]any{"peer": d.Peer})
-		u.say("A receiver (%s) declined the offer; still offering to others. Ctrl-C stops.", escape(shortPeer(d.Peer)))
+		u.declined(d) // receivers.go
 	}
 }

@@ -75,6 +75,9 @@ type ui struct {
 	// text: the offer is a message (send --text, or a TextEvent on the
 	// receiver): said as such, not as files (text.go).
 	text bool
+	// rx: the sender's receivers, one progress line each while more than
+	// one is served (receivers.go).
+	rx *receiverView
 }
 
 // setRateLimit shows --limit-rate in the progress line.
@@ -126,6 +129,7 @@ func (u *ui) sayLocked(format string, args ...any) {
 // redraws on its next update.
 func (u *ui) clearBars() {
 	u.endSearchLine(false)
+	u.clearReceiverLines()
 	if u.bar != nil && !u.bar.IsFinished() {
 		_ = u.bar.Clear()
 	}
@@ -274,9 +278,13 @@ func (u *ui) event(e engine.Event) {
 			u.sayLocked("%s did not accept the passphrase.", shortPeer(e.Peer))
 		}
 	case engine.AuthenticatedEvent:
-		u.jsonLocked("authenticated", map[string]any{"peer": e.Peer, "path": e.Path})
+		f := map[string]any{"peer": e.Peer, "path": e.Path}
+		if e.Receiver != "" {
+			f["receiver"] = e.Receiver
+		}
+		u.jsonLocked("authenticated", f)
 		if u.role == "send" {
-			u.sayLocked("Receiver %s authenticated (%s).", shortPeer(e.Peer), orUnknown(e.Path))
+			u.sayLocked("Receiver %s authenticated (%s).", u.receiverName(e.Receiver, e.Peer), orUnknown(e.Path))
 		} else {
 			u.sayLocked("Authenticated with %s (%s).", shortPeer(e.Peer), orUnknown(e.Path))
 		}
@@ -306,6 +314,7 @@ func (u *ui) event(e engine.Event) {
 			u.sayLocked("Direct connection to %s (hole punched).", shortPeer(e.Peer))
 		}
 	case engine.DoneEvent:
+		u.rxView().final = e.Receiver
 		u.done(e.Summary, now)
 	case engine.TextEvent:
 		u.showText(e.Text)
@@ -324,6 +333,8 @@ func (u *ui) event(e engine.Event) {
 	case engine.SymlinkSkippedEvent:
 		u.jsonLocked("symlink_skipped", map[string]any{"path": e.Path, "target": e.Target, "reason": e.Reason})
 		u.sayLocked("skipped symlink %s -> %s: %s", escape(e.Path), escape(e.Target), e.Reason)
+	default:
+		u.receiverEvent(e) // receivers.go
 	}
 }
 
@@ -386,6 +397,9 @@ func (u *ui) updateRate(bytes int64, now time.Time) {
 }
 
 func (u *ui) progress(e engine.ProgressEvent, now time.Time) {
+	if u.receiverProgress(e, now) { // more than one receiver: a line each
+		return
+	}
 	u.trackTransfer(e, now)
 	u.updateRate(e.Bytes, now)
 	switch u.mode {
@@ -399,6 +413,12 @@ func (u *ui) progress(e engine.ProgressEvent, now time.Time) {
 			"path": e.Path, "transport": e.Transport, "streams": e.Streams, "rate": int64(u.rate)}
 		if u.rateLimit > 0 {
 			f["rate_limit"] = u.rateLimit
+		}
+		if e.Receiver != "" {
+			f["receiver"], f["peer"], f["receivers"] = e.Receiver, e.Peer, e.Receivers
+		}
+		if e.StreamOpen {
+			f["stream_open"] = true // send -: total_bytes is what was read so far
 		}
 		u.jsonLocked("progress", f)
 	case modeTTY:
@@ -444,8 +464,12 @@ func plainProgress(role string, e engine.ProgressEvent, rate float64) string {
 	if role == "send" && e.Files == 0 { // the sender offers them; the receiver counts them done
 		files = plural(int64(e.FilesTotal), "file")
 	}
+	total := humanBytes(e.TotalBytes)
+	if e.StreamOpen { // send -: the input has not ended
+		total, eta = total+" read so far", "-"
+	}
 	return fmt.Sprintf("%s: %s of %s (%s), %s, ETA %s, %s, %s, %d streams", verb,
-		humanBytes(e.Bytes), humanBytes(e.TotalBytes), percent(e.Bytes, e.TotalBytes), humanRate(rate), eta,
+		humanBytes(e.Bytes), total, percent(e.Bytes, e.TotalBytes), humanRate(rate), eta,
 		files, pathOver(e.Path, e.Transport), e.Streams)
 }
 
@@ -453,7 +477,7 @@ func (u *ui) done(s engine.Summary, now time.Time) {
 	u.lastFrame(s)
 	u.finishBars(true)
 	took := u.transferTime(s.Duration, now)
-	u.jsonLocked("done", map[string]any{
+	f := map[string]any{
 		"root": s.Root, "files": s.Files, "manifest_bytes": s.ManifestBytes, "wire_bytes": s.WireBytes,
 		"fetched_bytes": s.FetchedBytes, "skipped_bytes": s.SkippedBytes, "chunks_fetched": s.ChunksFetched,
 		"chunks_refetched": s.ChunksRefetched, "reconnects": s.Reconnects,
@@ -461,7 +485,9 @@ func (u *ui) done(s engine.Summary, now time.Time) {
 		"transport": s.Transport, "transfer_ms": took.Milliseconds(),
 		"partial": s.Partial, "selected_files": s.SelectedFiles, "selected_bytes": s.SelectedBytes,
 		"skipped_files": s.SkippedFiles,
-	})
+	}
+	u.receiverDoneFields(f, s)
+	u.jsonLocked("done", f)
 	if u.mode == modeJSON {
 		return
 	}
@@ -474,6 +500,17 @@ func (u *ui) done(s engine.Summary, now time.Time) {
 	rate := ""
 	if took > 0 && s.FetchedBytes > 0 {
 		rate = fmt.Sprintf(" (%s)", humanRate(float64(s.FetchedBytes)/took.Seconds()))
+	}
+	if u.role == "send" && (u.rxView().multi || s.Receivers > 1) {
+		fmt.Fprintln(u.out, multiDoneLine(s, took))
+		return
+	}
+	if u.role == "send" && s.Selected > 0 {
+		// The receiver took part of the offer (--only/--skip): it has
+		// what it selected, not every file.
+		fmt.Fprintf(u.out, "Done: the receiver has the part it selected of %s (%s). Sent %s over the wire in %s%s.\n",
+			plural(int64(s.Files), "file"), humanBytes(s.ManifestBytes), humanBytes(s.WireBytes), humanDuration(took), rate)
+		return
 	}
 	if u.role == "send" {
 		fmt.Fprintf(u.out, "Done: the receiver has %s %s (%s). Sent %s over the wire in %s%s.\n",

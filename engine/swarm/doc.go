@@ -18,8 +18,10 @@
 //
 //   - Same root: Add refuses a source whose root is not Want.Root with
 //     ErrOtherRoot. Chunks of two offers are never mixed.
-//   - A source is asked only for chunks its have-map holds, and never again
-//     for a chunk that failed verification from it.
+//   - A source is asked only for chunks its have-map holds, and not again
+//     for a chunk that failed verification from it while another live
+//     source that has not failed it holds it (a chunk only one source can
+//     give is asked of it again; MaxBad bounds how often).
 //   - Verify before done: a chunk is done only when Verify returned true
 //     for it, which happens exactly once per needed chunk. Verify never runs
 //     twice at once for one chunk; a second copy (endgame) is discarded
@@ -29,8 +31,10 @@
 //     the other sources.
 //   - A source whose chunks fail verification MaxBad times (3) is dropped.
 //   - Run returns nil only when every needed chunk is done. When chunks are
-//     missing, nothing is in flight and no source left may be asked for any
-//     of them, it returns a *NoSourceError (ErrNoSource) with the count.
+//     missing, nothing is in flight, no source left may be asked for any
+//     of them and no Hold is outstanding (a search that may add sources, a
+//     have-map that may grow), it returns a *NoSourceError (ErrNoSource)
+//     with the count.
 //   - Run returns only after every Fetch call it made has returned.
 //
 // # Order

@@ -47,6 +47,13 @@ func (p *Peer) Have(chunks ...uint32) error {
 	return nil
 }
 
+// Holds reports whether the source's have-map holds chunk i.
+func (p *Peer) Holds(i uint32) bool {
+	p.s.mu.Lock()
+	defer p.s.mu.Unlock()
+	return p.have.Has(i)
+}
+
 // HaveMap records the chunks a HaveMap frame says the source holds.
 func (p *Peer) HaveMap(h wire.HaveMap) error {
 	s := p.s

@@ -30,9 +30,9 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			break
 		}
 		s.dispatch()
-		if len(s.flights) == 0 {
-			// Nothing in flight, and no source took work: none may be
-			// asked for any missing chunk.
+		if len(s.flights) == 0 && s.holds == 0 {
+			// Nothing in flight, no source took work, and none may come
+			// or grow (Hold): none may be asked for any missing chunk.
 			err = &NoSourceError{Missing: s.left}
 			break
 		}
@@ -158,9 +158,19 @@ func (s *Scheduler) endgame(p *Peer, b *batch) {
 	}
 }
 
+// excluded reports whether p must not be asked for chunk i: the chunk
+// failed verification from p, and another live source that has not failed
+// it holds it. A chunk that only p can give is asked of p again (a copy
+// corrupted on the way is not a lying source); MaxBad bounds how often.
+// s.mu is held.
 func (s *Scheduler) excluded(i uint32, p *Peer) bool {
-	if len(s.exclude) == 0 {
+	if len(s.exclude) == 0 || !slices.Contains(s.exclude[i], p) {
 		return false
 	}
-	return slices.Contains(s.exclude[i], p)
+	for _, q := range s.peers {
+		if q != p && q.err == nil && q.have.Has(i) && !slices.Contains(s.exclude[i], q) {
+			return true
+		}
+	}
+	return false
 }

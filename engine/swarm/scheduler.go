@@ -126,6 +126,7 @@ type Scheduler struct {
 	err     error // from Verify: ends Run
 	wg      sync.WaitGroup
 	turn    int // rotates which source is served first
+	holds   int // Hold calls not yet released
 }
 
 // flight is a chunk in flight: the sources asked for it (two in the
@@ -255,4 +256,22 @@ func (s *Scheduler) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return Stats{MaxInFlight: s.maxOut, Window: s.window, Duplicates: s.dups}
+}
+
+// Hold keeps Run from giving up for want of a source (ErrNoSource) until
+// release is called: while a search may still add sources, or a source's
+// have-map may still grow. release may be called more than once.
+func (s *Scheduler) Hold() (release func()) {
+	s.mu.Lock()
+	s.holds++
+	s.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			s.holds--
+			s.mu.Unlock()
+			s.signal()
+		})
+	}
 }

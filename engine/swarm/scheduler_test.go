@@ -144,8 +144,9 @@ func TestCorruptSourceDropped(t *testing.T) {
 	}
 }
 
-// A corrupt chunk whose only other holder is gone cannot be completed:
-// the source that failed it is not asked again.
+// A chunk that only one source holds is asked of it again after it failed
+// (a copy corrupted on the way); a source that keeps failing it is dropped
+// after MaxBad, and the chunk is then missing.
 func TestCorruptOnlyHolder(t *testing.T) {
 	const n = 50
 	w := newWorld(t, n, nil, Options{MaxBad: 3})
@@ -153,11 +154,11 @@ func TestCorruptOnlyHolder(t *testing.T) {
 	f.corrupt = func(i uint32) bool { return i == 7 }
 	err := w.run(t, f)
 	var ns *NoSourceError
-	if !errors.As(err, &ns) || !errors.Is(err, ErrNoSource) || ns.Missing != 1 {
-		t.Fatalf("err = %v, want ErrNoSource with 1 missing", err)
+	if !errors.As(err, &ns) || !errors.Is(err, ErrNoSource) || ns.Missing < 1 {
+		t.Fatalf("err = %v, want ErrNoSource with chunk 7 missing", err)
 	}
-	if f.asked[7] != 1 || p.Stats().Err != nil {
-		t.Fatalf("chunk 7 asked %d times; source err %v", f.asked[7], p.Stats().Err)
+	if f.asked[7] != 3 || !errors.Is(p.Stats().Err, ErrTooManyBad) {
+		t.Fatalf("chunk 7 asked %d times, want 3; source err %v, want ErrTooManyBad", f.asked[7], p.Stats().Err)
 	}
 }
 
@@ -386,5 +387,76 @@ func TestRandomSwarms(t *testing.T) {
 		if t.Failed() {
 			t.Fatalf("seed %d failed", seed)
 		}
+	}
+}
+
+// TestHoldWaitsForALateSource: with a Hold outstanding, a scheduler whose
+// only source left does not give up; a source added later finishes the
+// work, and without the Hold the same start ends in ErrNoSource.
+func TestHoldWaitsForALateSource(t *testing.T) {
+	for _, hold := range []bool{true, false} {
+		s := New(Want{Total: 4, ChunkSize: 1 << 16}, func(uint32, []byte) (bool, error) { return true, nil }, Options{})
+		if _, err := s.Add([32]byte{}, NewSet(4), failingSource{}); err != nil {
+			t.Fatal(err)
+		}
+		release := func() {}
+		if hold {
+			release = s.Hold()
+		}
+		done := make(chan error, 1)
+		go func() { done <- s.Run(t.Context()) }()
+		if hold {
+			if _, err := s.Add([32]byte{}, FullSet(4), servingSource{}); err != nil {
+				t.Fatal(err)
+			}
+			release()
+		}
+		err := <-done
+		if hold && err != nil {
+			t.Errorf("with a hold: %v, want the late source to finish", err)
+		}
+		if !hold && !errors.Is(err, ErrNoSource) {
+			t.Errorf("without a hold: %v, want ErrNoSource", err)
+		}
+	}
+}
+
+type failingSource struct{}
+
+func (failingSource) Fetch(context.Context, []uint32, func(uint32, []byte)) error {
+	return errors.New("never")
+}
+
+type servingSource struct{}
+
+func (servingSource) Fetch(_ context.Context, chunks []uint32, got func(uint32, []byte)) error {
+	for _, c := range chunks {
+		got(c, nil)
+	}
+	return nil
+}
+
+// A copy corrupted once on the way, from the only source: asked again, and
+// the transfer completes.
+func TestCorruptOnceOnlySource(t *testing.T) {
+	const n = 20
+	w := newWorld(t, n, nil, Options{MaxBad: 3})
+	f, p := w.add(t, FullSet(n))
+	var mu sync.Mutex
+	failed := false
+	f.corrupt = func(i uint32) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if i == 5 && !failed {
+			failed = true
+			return true
+		}
+		return false
+	}
+	if err := w.run(t, f); err != nil {
+		t.Fatalf("err = %v, want the chunk fetched again", err)
+	}
+	if f.asked[5] != 2 || p.Stats().Bad != 1 || p.Stats().Err != nil {
+		t.Fatalf("chunk 5 asked %d times (want 2), bad %d, err %v", f.asked[5], p.Stats().Bad, p.Stats().Err)
 	}
 }

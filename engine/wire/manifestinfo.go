@@ -34,8 +34,13 @@ const (
 	// stream; the receiver fetches it on a KindManifest stream of the
 	// session, once it has a path that can carry data.
 	FlagManifestStream uint8 = 2
+	// FlagStream: the offer is a stream of standard input (pcp send -).
+	// Nothing about it is known yet: Entries, Encoded and FileBytes are 0,
+	// and no manifest follows; a StreamInfo frame does (doc.go). It never
+	// goes with FlagText.
+	FlagStream uint8 = 4
 
-	knownFlags = FlagText | FlagManifestStream
+	knownFlags = FlagText | FlagManifestStream | FlagStream
 	// MaxText bounds the one file of a text offer.
 	MaxText = 64 << 10
 )
@@ -58,6 +63,9 @@ func (m ManifestInfo) Append(b []byte) []byte {
 // Text reports whether the offer is a text message (FlagText).
 func (m ManifestInfo) Text() bool { return m.Flags&FlagText != 0 }
 
+// Stream reports whether the offer is a stream of standard input (FlagStream).
+func (m ManifestInfo) Stream() bool { return m.Flags&FlagStream != 0 }
+
 // DecodeManifestInfo decodes a ManifestInfo payload. Whether the numbers are
 // acceptable is the receiver's decision, not the wire format's. A flags
 // byte of 0 (it is left out instead) or with unknown bits is ErrFrame.
@@ -72,8 +80,11 @@ func DecodeManifestInfo(p []byte) (ManifestInfo, error) {
 	}
 	if len(p) > manifestInfoSize {
 		m.Flags = p[manifestInfoSize]
-		if m.Flags == 0 || m.Flags&^knownFlags != 0 {
+		if m.Flags == 0 || m.Flags&^knownFlags != 0 || m.Flags&FlagStream != 0 && m.Flags&FlagText != 0 {
 			return ManifestInfo{}, fmt.Errorf("%w: ManifestInfo flags %#x", ErrFrame, m.Flags)
+		}
+		if m.Stream() && (m.Entries|m.Encoded|m.FileBytes) != 0 {
+			return ManifestInfo{}, fmt.Errorf("%w: a stream's ManifestInfo declares %d entries", ErrFrame, m.Entries)
 		}
 	}
 	return m, nil

@@ -14,7 +14,16 @@ import (
 //
 // 2.0.0 added Wait and ManifestInfo before the manifest (a receiver bounds
 // the manifest by what the sender declares, and gives up on a silent one).
-const ProtocolID = "/pcp/transfer/2.0.0"
+// 3.0.0: one sender serves many receivers at once, each its own session
+// (the frames of 2.0.0 keep their meaning; the version marks the start of
+// the multi-peer protocol, issue 14, so that a peer of either side can tell
+// an older pcp from a broken one).
+const ProtocolID = "/pcp/transfer/3.0.0"
+
+// OldProtocolID is the previous version. A sender registers it only to
+// refuse it, so that its user hears of a receiver with an older pcp; a
+// receiver that finds a peer speaking only it reports ErrOldPeer.
+const OldProtocolID = "/pcp/transfer/2.0.0"
 
 // Frame types.
 type Type uint8
@@ -40,6 +49,12 @@ func (t Type) String() string {
 		return "HaveMap"
 	case THaveUpdate:
 		return "HaveUpdate"
+	case TStreamInfo:
+		return "StreamInfo"
+	case TAnnounce:
+		return "Announce"
+	case TStreamEnd:
+		return "StreamEnd"
 	case TOpen:
 		return "Open"
 	case TManifest:
@@ -75,10 +90,20 @@ const (
 	// KindManifest: the receiver fetches the manifest on its own stream
 	// of the session, when ManifestInfo has FlagManifestStream.
 	KindManifest uint8 = 3
+	// KindHave: the receiver asks which chunks the source holds
+	// (have-map frames, havemap.go), for fetching from several sources.
+	KindHave uint8 = 4
 )
 
 // hasSession reports whether an Open of kind k carries a session ID.
-func hasSession(k uint8) bool { return k == KindData || k == KindManifest }
+func hasSession(k uint8) bool { return k == KindData || k == KindManifest || k == KindHave }
+
+// Done flags: the payload of a Done frame is empty, or one byte of them.
+const (
+	// DoneSelected: the receiver took a selection of the offer (receive
+	// --only/--skip), not all of it.
+	DoneSelected uint8 = 1
+)
 
 // Chunk encodings.
 const (
@@ -104,6 +129,9 @@ func MaxPayload(t Type) (int, bool) {
 	if n, ok := HaveMaxPayload(t); ok { // havemap.go
 		return n, true
 	}
+	if n, ok := StreamMaxPayload(t); ok { // stream.go
+		return n, true
+	}
 	switch t {
 	case TOpen:
 		return 1 + 32, true
@@ -111,8 +139,10 @@ func MaxPayload(t Type) (int, bool) {
 		return MaxManifestPiece, true
 	case TManifestEnd:
 		return 32, true
-	case TAccept, TDecline, TDone, TDoneAck, TWait:
+	case TAccept, TDecline, TDoneAck, TWait:
 		return 0, true
+	case TDone:
+		return 1, true // flags: DoneSelected
 	case TManifestInfo:
 		return manifestInfoSize + 1, true
 	case TRequest:
@@ -260,7 +290,7 @@ func DecodeOpen(p []byte) (Open, error) {
 		if len(p) != 1 {
 			return o, fmt.Errorf("%w: control Open with %d bytes", ErrFrame, len(p))
 		}
-	case KindData, KindManifest:
+	case KindData, KindManifest, KindHave:
 		if len(p) != 33 {
 			return o, fmt.Errorf("%w: Open of kind %d with %d bytes", ErrFrame, o.Kind, len(p))
 		}
@@ -356,6 +386,8 @@ const (
 	CodeSourceChange Code = 3 // the sender's file changed since it was hashed
 	CodeUnknownSess  Code = 4 // a data stream named a session that does not exist
 	CodeBusy         Code = 5 // the sender serves as many data streams as it allows
+	CodeGone         Code = 6 // a stream's chunk the sender no longer holds (not spooled)
+	CodeNotHeld      Code = 7 // a chunk the source does not hold (a re-seeder's have-map lacks it)
 )
 
 var (
@@ -364,6 +396,8 @@ var (
 	ErrSourceChanged  = errors.New("the sender's file changed since it was hashed")
 	ErrUnknownSession = errors.New("unknown session")
 	ErrBusy           = errors.New("too many data streams")
+	ErrGone           = errors.New("the sender no longer holds this part of the stream (sent without a spool)")
+	ErrNotHeld        = errors.New("the source does not hold this chunk")
 )
 
 var codeErrors = map[Code]error{
@@ -372,6 +406,8 @@ var codeErrors = map[Code]error{
 	CodeSourceChange: ErrSourceChanged,
 	CodeUnknownSess:  ErrUnknownSession,
 	CodeBusy:         ErrBusy,
+	CodeGone:         ErrGone,
+	CodeNotHeld:      ErrNotHeld,
 }
 
 // RemoteError is an Error frame received from the peer.

@@ -60,8 +60,11 @@ func TestOversizedFrameRejectedBeforeRead(t *testing.T) {
 			t.Errorf("type %v: err = %v, want ErrFrame", typ, err)
 		}
 	}
-	if err := WriteFrame(io.Discard, TDone, []byte{1}); !errors.Is(err, ErrFrame) {
+	if err := WriteFrame(io.Discard, TDone, []byte{DoneSelected, 0}); !errors.Is(err, ErrFrame) {
 		t.Errorf("writing an oversized Done: %v", err)
+	}
+	if err := WriteFrame(io.Discard, TDone, []byte{DoneSelected}); err != nil {
+		t.Errorf("writing a Done with its flags: %v", err)
 	}
 }
 

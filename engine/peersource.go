@@ -1,0 +1,269 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync/atomic"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/pcp-p2p/pcp/engine/swarm"
+	"github.com/pcp-p2p/pcp/engine/wire"
+	"github.com/pcp-p2p/pcp/manifest"
+)
+
+// peerSource is one authenticated peer offering the manifest, as a
+// swarm.Source (issue 14: several sources at once). Fetch sends the batch
+// as one Request on a data stream of the peer's session and reads the
+// chunks back in order, decompressed; the scheduler's Verify checks each
+// against the manifest. A peer gets at most maxStreams data streams; an
+// idle one is kept for the next Fetch, so the scheduler's pipelining
+// (several Fetch calls at once) runs on parallel streams.
+//
+// What a source controls is bounded here: a Chunk frame by wire's bounds, a
+// chunk's raw length by the manifest (a different length is a protocol
+// violation: the source is dropped, its chunks go to the others), the
+// decompressed size by that length, a silent stream by stall.
+type peerSource struct {
+	open  func(ctx context.Context) (io.ReadWriteCloser, error) // a data stream of the session
+	idx   *swarm.Index
+	len   func(wire.Ref) (int64, error) // a chunk's length, from the manifest
+	cs    uint32
+	stall time.Duration
+	wire  *atomic.Int64 // if set, counts the chunk bytes received (compressed or not)
+	// reconnects, if set, counts streams replaced after a transient failure.
+	reconnects *atomic.Int64
+
+	// patience is how long the source may deliver nothing while its
+	// streams fail before it is given up; lastGot is when it last
+	// delivered (unix ns; its creation at first).
+	patience time.Duration
+	lastGot  atomic.Int64
+
+	// renew, if set, authenticates again with a sender that restarted (it
+	// answered UnknownSession): the p2pOpener's, for the first source.
+	renew func(ctx context.Context, s io.ReadWriteCloser) error
+
+	slots chan struct{}      // one per stream that may exist
+	idle  chan *sourceStream // streams between Fetch calls
+}
+
+type sourceStream struct {
+	s   io.ReadWriteCloser
+	fr  *wire.Reader
+	dec *zstd.Decoder
+	raw []byte
+}
+
+func newPeerSource(open func(context.Context) (io.ReadWriteCloser, error), t *manifest.Table, idx *swarm.Index, maxStreams int, stall time.Duration) *peerSource {
+	cs := t.ChunkSize()
+	p := &peerSource{
+		open: open,
+		idx:  idx,
+		cs:   cs,
+		len: func(r wire.Ref) (int64, error) {
+			e, err := t.Entry(int(r.Entry))
+			if err != nil {
+				return 0, err
+			}
+			return manifest.ChunkLen(e.Size, cs, int64(r.Chunk)), nil
+		},
+		stall:    stall,
+		patience: DefaultPatience,
+		slots:    make(chan struct{}, maxStreams),
+		idle:     make(chan *sourceStream, maxStreams),
+	}
+	p.lastGot.Store(time.Now().UnixNano())
+	return p
+}
+
+// Fetch implements swarm.Source. A stream that fails for a transient
+// reason (reset, timeout, a dropped connection) is replaced, after a
+// backoff, and the rest of the batch asked again, as the single-source
+// stream workers do; open itself may wait (the p2pOpener re-dials with
+// patience). The source fails, and the scheduler drops it, on a protocol
+// violation (violation), or when no chunk has arrived for patience.
+func (p *peerSource) Fetch(ctx context.Context, chunks []uint32, got func(uint32, []byte)) error {
+	if len(chunks) > wire.MaxRefs {
+		return fmt.Errorf("internal error: a batch of %d chunks", len(chunks))
+	}
+	var backoff time.Duration
+	for {
+		ss, err := p.take(ctx)
+		if err != nil {
+			return err
+		}
+		// A stream abandoned mid-batch is reset, so the peer stops sending.
+		stop := context.AfterFunc(ctx, func() { abort(ss.s) })
+		n, err := p.fetch(ss, chunks, got)
+		if stop() && err == nil {
+			p.idle <- ss
+			return nil
+		}
+		p.discard(ss)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		chunks = chunks[n:]
+		if errors.Is(err, wire.ErrUnknownSession) && p.renew != nil {
+			if err := p.renew(ctx, ss.s); err != nil {
+				return err
+			}
+			continue
+		}
+		if verr := violation(err); verr != nil {
+			return verr
+		}
+		if quiet := time.Since(time.Unix(0, p.lastGot.Load())); quiet > p.patience {
+			return fmt.Errorf("%w: no data from the sender for %v (last error: %v)", ErrInterrupted, quiet.Round(time.Second), err)
+		}
+		if n > 0 {
+			backoff = 0
+		}
+		backoff = min(max(2*backoff, streamBackoffMin), streamBackoffMax)
+		if p.reconnects != nil {
+			p.reconnects.Add(1)
+		}
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// fetch asks ss for chunks and returns how many it delivered to got.
+func (p *peerSource) fetch(ss *sourceStream, chunks []uint32, got func(uint32, []byte)) (int, error) {
+	refs := make([]wire.Ref, len(chunks))
+	for i, c := range chunks {
+		refs[i] = p.idx.Ref(c)
+	}
+	if err := wire.WriteFrame(ss.s, wire.TRequest, wire.AppendRequest(nil, refs)); err != nil {
+		return 0, err
+	}
+	dl, _ := ss.s.(interface{ SetReadDeadline(time.Time) error })
+	for i, want := range refs {
+		if dl != nil {
+			_ = dl.SetReadDeadline(time.Now().Add(p.stall))
+		}
+		t, pl, err := ss.fr.Next()
+		if err != nil {
+			return i, err
+		}
+		if t == wire.TError {
+			re, err := wire.DecodeError(pl)
+			if err != nil {
+				return i, fmt.Errorf("%w: %v", ErrPeerMisbehaving, err)
+			}
+			return i, re
+		}
+		if t != wire.TChunk {
+			return i, fmt.Errorf("%w: %v when chunk %v was due", ErrPeerMisbehaving, t, want)
+		}
+		h, data, err := wire.DecodeChunk(pl)
+		if err != nil || h.Ref != want {
+			return i, fmt.Errorf("%w: chunk %v when %v was due (%v)", ErrPeerMisbehaving, h.Ref, want, err)
+		}
+		n, err := p.len(want)
+		if err != nil {
+			return i, err
+		}
+		if int64(h.RawLen) != n {
+			return i, fmt.Errorf("%w: chunk %v claims %d bytes, manifest says %d", ErrPeerMisbehaving, want, h.RawLen, n)
+		}
+		if p.wire != nil {
+			p.wire.Add(int64(len(data)))
+		}
+		b := data
+		if h.Enc == wire.EncZstd {
+			// A frame that does not decode to the chunk's length goes to
+			// Verify as it came out: it fails there, and counts as bad.
+			out, derr := ss.dec.DecodeAll(data, ss.raw[:0])
+			if derr == nil {
+				ss.raw = out[:0]
+			}
+			b = out
+		}
+		p.lastGot.Store(time.Now().UnixNano())
+		got(chunks[i], b)
+	}
+	if dl != nil {
+		_ = dl.SetReadDeadline(time.Time{})
+	}
+	return len(refs), nil
+}
+
+// take returns an idle stream, or opens one while fewer than maxStreams
+// exist, or waits for one to come back.
+func (p *peerSource) take(ctx context.Context) (*sourceStream, error) {
+	select {
+	case ss := <-p.idle:
+		return ss, nil
+	default:
+	}
+	select {
+	case ss := <-p.idle:
+		return ss, nil
+	case p.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	s, err := p.open(ctx)
+	if err != nil {
+		<-p.slots
+		return nil, err
+	}
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1),
+		zstd.WithDecoderMaxMemory(uint64(p.cs)*2), zstd.WithDecoderMaxWindow(uint64(p.cs)*2))
+	if err != nil {
+		abort(s)
+		<-p.slots
+		return nil, err
+	}
+	return &sourceStream{s: s, fr: wire.NewReader(s), dec: dec, raw: make([]byte, 0, p.cs)}, nil
+}
+
+// discard resets a stream that failed or was abandoned and frees its slot.
+func (p *peerSource) discard(ss *sourceStream) {
+	abort(ss.s)
+	ss.dec.Close()
+	<-p.slots
+}
+
+// close resets the idle streams; call it once no Fetch runs.
+func (p *peerSource) close() {
+	for {
+		select {
+		case ss := <-p.idle:
+			p.discard(ss)
+		default:
+			return
+		}
+	}
+}
+
+// errNotSwarmable: the manifest has too many chunks for global indexes.
+var errNotSwarmable = errors.New("the offer has too many chunks to fetch from several peers")
+
+// swarmIndex builds t's global chunk index.
+func swarmIndex(t *manifest.Table) (*swarm.Index, error) {
+	counts := make([]int64, t.Len())
+	cs := t.ChunkSize()
+	for i := range counts {
+		e, err := t.Entry(i)
+		if err != nil {
+			return nil, err
+		}
+		if e.Kind == manifest.KindFile {
+			counts[i] = manifest.ChunkCount(e.Size, cs)
+		}
+	}
+	idx, err := swarm.NewIndex(counts)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errNotSwarmable, err)
+	}
+	return idx, nil
+}
