@@ -39,7 +39,7 @@
 //	plan.go         what is present, complete, resumable, conflicting
 //	selection.go    the part of an offer to receive (--only/--skip); selectplan.go marks it in the plan
 //	stage.go        the staging directory: opened without following links, cleaned, repairs copied
-//	finish.go       modes, times and symlinks once every file is in place
+//	finish.go       a run: the committer beside the fetch, then modes, times and symlinks once every file is in place
 //	send.go         Send: host, discovery, the walk, shutdown
 //	streamsend.go   send -: standard input read, hashed and kept (spool.go on disk, streamring.go
 //	                in memory without a spool), announced and served (streamserve.go)

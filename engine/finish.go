@@ -1,10 +1,12 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"time"
 
+	"github.com/pcp-p2p/pcp/engine/wire"
 	"github.com/pcp-p2p/pcp/store"
 )
 
@@ -74,4 +76,50 @@ func (r *receiver) finishTree() error {
 	r.closeStage()
 	_ = r.dest.RemoveAll(r.stage)
 	return nil
+}
+
+// withCommitter runs fetch beside the committer, then finishes the tree
+// (afterRun). What fetch writes to staging reaches the committer through
+// r.commit and r.ready, which close once fetch has returned.
+func (r *receiver) withCommitter(ctx context.Context, fetch func(context.Context) error) error {
+	r.lastChunk.Store(time.Now().UnixNano())
+	r.files = newFileTable(r)
+	r.commit = make(chan wire.Ref, 1024)
+	r.ready = make(chan int, 1024)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	cm := newCommitter(r)
+	cmDone := make(chan error, 1)
+	go func() { cmDone <- cm.run(cancel) }()
+	werr := fetch(ctx)
+	close(r.commit)
+	close(r.ready)
+	cerr := <-cmDone
+	r.files.closeAll()
+	return r.afterRun(cerr, werr)
+}
+
+// afterRun finishes the tree once the fetch (werr) and the committer
+// (cerr) ended: the committer's error first, then the fetch's; without
+// either, every fetched file must be in place.
+func (r *receiver) afterRun(cerr, werr error) error {
+	if r.opts.runDone != nil {
+		r.opts.runDone(r)
+	}
+	if cerr != nil {
+		return cerr
+	}
+	if werr != nil {
+		return werr
+	}
+	if n := int(r.filesDone.Load()); n != r.plan.fetch {
+		return fmt.Errorf("internal error: %d of %d files in place after the transfer", n, r.plan.fetch)
+	}
+	if err := r.finishPresent(); err != nil {
+		return err
+	}
+	if err := r.finishTree(); err != nil {
+		return err
+	}
+	return r.rlog.Finish(r.root)
 }

@@ -22,10 +22,8 @@ import (
 
 // serveHave answers a KindHave stream, only for the session's own peer.
 func (s *server) serveHave(ctx context.Context, rw io.ReadWriteCloser, id [32]byte, remote peer.ID) error {
-	s.mu.Lock()
-	ss := s.sessions[id]
-	s.mu.Unlock()
-	if ss == nil || ss.peer != remote {
+	ss := s.sessionOf(id, remote)
+	if ss == nil {
 		return fmt.Errorf("%w: have stream for an unknown session", ErrPeerMisbehaving)
 	}
 	if s.seed != nil {

@@ -51,10 +51,8 @@ func writeManifest(w io.Writer, t *manifest.Table, root manifest.Hash) error {
 // session's ManifestInfo said so. The send is bounded like the control
 // stream's.
 func (s *server) serveManifest(ctx context.Context, rw io.ReadWriteCloser, id [32]byte, remote peer.ID) error {
-	s.mu.Lock()
-	ss := s.sessions[id]
-	s.mu.Unlock()
-	if ss == nil || ss.peer != remote {
+	ss := s.sessionOf(id, remote)
+	if ss == nil {
 		return fmt.Errorf("%w: manifest stream for an unknown session", ErrPeerMisbehaving)
 	}
 	if s.stream != nil {

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
@@ -468,9 +467,6 @@ func (r *receiver) progress(ctx context.Context, events func(Event), skipped, to
 	if events == nil {
 		return func() {}
 	}
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
 	filesTotal := r.plan.wantFiles()
 	already := r.plan.already
 	send := func() {
@@ -484,9 +480,16 @@ func (r *receiver) progress(ctx context.Context, events func(Event), skipped, to
 			Path: p2p.PathOf(op.h, op.peer()), Transport: p2p.TransportOf(op.h, op.peer()), Streams: r.opts.Streams,
 		})
 	}
+	return every(ctx, 100*time.Millisecond, send)
+}
+
+// every calls send every d until the returned stop is called (then once
+// more, and stop waits for it) or ctx ends.
+func every(ctx context.Context, d time.Duration, send func()) (stop func()) {
+	done, finished := make(chan struct{}), make(chan struct{})
 	go func() {
-		defer wg.Done()
-		t := time.NewTicker(100 * time.Millisecond)
+		defer close(finished)
+		t := time.NewTicker(d)
 		defer t.Stop()
 		for {
 			select {
@@ -500,5 +503,5 @@ func (r *receiver) progress(ctx context.Context, events func(Event), skipped, to
 			}
 		}
 	}()
-	return func() { close(done); wg.Wait() }
+	return func() { close(done); <-finished }
 }

@@ -117,59 +117,20 @@ func (r *receiver) run(ctx context.Context, op streamOpener) error {
 		win = min
 	}
 	r.window = semaphore.NewWeighted(win)
-	r.lastChunk.Store(time.Now().UnixNano())
 	feed := make(chan wire.Ref, feedAhead)
 	r.q = newQueue(feed)
-	r.files = newFileTable(r)
-	r.commit = make(chan wire.Ref, 1024)
-	r.ready = make(chan int, 1024)
-
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	cm := newCommitter(r)
-	cmDone := make(chan error, 1)
-	go func() { cmDone <- cm.run(cancel) }()
-
 	batchBytes := win / int64(2*streams)
 	if batchBytes < int64(r.cs) {
 		batchBytes = int64(r.cs)
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return r.feed(gctx, feed) })
-	for i := 0; i < streams; i++ {
-		g.Go(func() error { return r.streamWorker(gctx, op, batchBytes) })
-	}
-	werr := g.Wait()
-	close(r.commit)
-	close(r.ready)
-	cerr := <-cmDone
-	r.files.closeAll()
-	return r.afterRun(cerr, werr)
-}
-
-// afterRun finishes the tree once the fetch (werr) and the committer
-// (cerr) ended: the committer's error first, then the fetch's; without
-// either, every fetched file must be in place.
-func (r *receiver) afterRun(cerr, werr error) error {
-	if r.opts.runDone != nil {
-		r.opts.runDone(r)
-	}
-	if cerr != nil {
-		return cerr
-	}
-	if werr != nil {
-		return werr
-	}
-	if n := int(r.filesDone.Load()); n != r.plan.fetch {
-		return fmt.Errorf("internal error: %d of %d files in place after the transfer", n, r.plan.fetch)
-	}
-	if err := r.finishPresent(); err != nil {
-		return err
-	}
-	if err := r.finishTree(); err != nil {
-		return err
-	}
-	return r.rlog.Finish(r.root)
+	return r.withCommitter(ctx, func(ctx context.Context) error {
+		g, gctx := errgroup.WithContext(ctx)
+		g.Go(func() error { return r.feed(gctx, feed) })
+		for i := 0; i < streams; i++ {
+			g.Go(func() error { return r.streamWorker(gctx, op, batchBytes) })
+		}
+		return g.Wait()
+	})
 }
 
 // feedAhead is how many chunk refs the feeder prepares ahead of the streams.

@@ -102,6 +102,17 @@ func (s *server) addSession(id [32]byte, remote peer.ID) *srvSession {
 	return ss
 }
 
+// sessionOf is the session id, if remote is the peer that authenticated
+// it; nil otherwise. Every stream of a session goes through it.
+func (s *server) sessionOf(id [32]byte, remote peer.ID) *srvSession {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ss := s.sessions[id]; ss != nil && ss.peer == remote {
+		return ss
+	}
+	return nil
+}
+
 // takingReceivers reports whether a new receiver may start a handshake.
 func (s *server) takingReceivers() bool {
 	s.mu.Lock()

@@ -186,22 +186,32 @@ func (s *server) serveControl(ctx context.Context, rw io.ReadWriteCloser, fr *wi
 	// On a meeting-only connection the manifest goes on a stream of its
 	// own, once the receiver has a better path (manifeststream.go).
 	if s.stream != nil {
-		return s.offerStream(ctx, rw, fr, ss, remote) // streamserve.go
+		return s.offerStream(ctx, rw, fr, ss) // streamserve.go
 	}
 	flags := s.flags
 	if meetingOnly(rw) {
 		flags |= wire.FlagManifestStream
 		ss.manifestPending.Store(true)
 	}
-	var t wire.Type
-	err = within(ctx, rw, s.timeouts.decision, func() error {
+	return s.decide(ctx, rw, fr, ss, func() error {
 		if err := writeManifestInfo(rw, s.src.Table, flags); err != nil {
 			return err
 		}
 		if flags&wire.FlagManifestStream == 0 {
-			if err := writeManifest(rw, s.src.Table, s.root); err != nil {
-				return err
-			}
+			return writeManifest(rw, s.src.Table, s.root)
+		}
+		return nil
+	})
+}
+
+// decide sends the offer (offer writes it) and reads the receiver's
+// decision, within the decision timeout. A Decline ends the session only:
+// the offer stands for others.
+func (s *server) decide(ctx context.Context, rw io.ReadWriteCloser, fr *wire.Reader, ss *srvSession, offer func() error) error {
+	var t wire.Type
+	err := within(ctx, rw, s.timeouts.decision, func() error {
+		if err := offer(); err != nil {
+			return err
 		}
 		var err error
 		t, _, err = fr.Next()
@@ -214,13 +224,11 @@ func (s *server) serveControl(ctx context.Context, rw io.ReadWriteCloser, fr *wi
 	case wire.TAccept:
 		return nil
 	case wire.TDecline:
-		// One receiver said no (or its destination cannot take the
-		// offer): its session ends, the offer stands for others.
 		s.dropSession(ss)
-		emit(s.events, DeclinedEvent{Peer: remote.String(), Receiver: ss.rid})
+		emit(s.events, DeclinedEvent{Peer: ss.peer.String(), Receiver: ss.rid})
 		return ErrDeclined
 	}
-	return fmt.Errorf("%w: %v after manifest", wire.ErrFrame, t)
+	return fmt.Errorf("%w: %v after the offer", wire.ErrFrame, t)
 }
 
 // authenticate reserves a guard slot, waiting while handshakes in flight

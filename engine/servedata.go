@@ -19,10 +19,8 @@ import (
 )
 
 func (s *server) serveData(ctx context.Context, rw io.ReadWriter, fr *wire.Reader, id [32]byte, remote peer.ID) error {
-	s.mu.Lock()
-	ss := s.sessions[id]
-	s.mu.Unlock()
-	if ss == nil || ss.peer != remote {
+	ss := s.sessionOf(id, remote)
+	if ss == nil {
 		_ = wire.WriteFrame(rw, wire.TError, wire.AppendError(nil, wire.CodeUnknownSess, "unknown session"))
 		return wire.ErrUnknownSession
 	}

@@ -251,8 +251,6 @@ func (s *streamRecv) progress(ctx context.Context, events func(Event), op *p2pOp
 	if events == nil {
 		return func() {}
 	}
-	done := make(chan struct{})
-	finished := make(chan struct{})
 	send := func() {
 		s.mu.Lock()
 		total, open := int64(s.announced)*s.cs, !s.ended
@@ -270,21 +268,5 @@ func (s *streamRecv) progress(ctx context.Context, events func(Event), op *p2pOp
 			Path: p2p.PathOf(op.h, op.peer()), Transport: p2p.TransportOf(op.h, op.peer()), Streams: streams,
 		})
 	}
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(100 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-t.C:
-				send()
-			case <-done:
-				send()
-				return
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	return func() { close(done); <-finished }
+	return every(ctx, 100*time.Millisecond, send)
 }

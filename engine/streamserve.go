@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/pcp-p2p/pcp/engine/p2p"
 	"github.com/pcp-p2p/pcp/engine/wire"
@@ -36,32 +35,14 @@ func (s *server) prepareStream(ctx context.Context, opts SendOptions) error {
 
 // offerStream declares the stream on an authenticated control stream
 // (ManifestInfo with FlagStream, then StreamInfo) and reads the decision.
-func (s *server) offerStream(ctx context.Context, rw io.ReadWriteCloser, fr *wire.Reader, ss *srvSession, remote peer.ID) error {
-	var t wire.Type
-	err := within(ctx, rw, s.timeouts.decision, func() error {
+func (s *server) offerStream(ctx context.Context, rw io.ReadWriteCloser, fr *wire.Reader, ss *srvSession) error {
+	return s.decide(ctx, rw, fr, ss, func() error {
 		info := wire.ManifestInfo{Flags: wire.FlagStream}
 		if err := wire.WriteFrame(rw, wire.TManifestInfo, info.Append(nil)); err != nil {
 			return err
 		}
-		if err := wire.WriteFrame(rw, wire.TStreamInfo, s.stream.info.Append(nil)); err != nil {
-			return err
-		}
-		var err error
-		t, _, err = fr.Next()
-		return err
+		return wire.WriteFrame(rw, wire.TStreamInfo, s.stream.info.Append(nil))
 	})
-	if err != nil {
-		return err
-	}
-	switch t {
-	case wire.TAccept:
-		return nil
-	case wire.TDecline:
-		s.dropSession(ss)
-		emit(s.events, DeclinedEvent{Peer: remote.String(), Receiver: ss.rid})
-		return ErrDeclined
-	}
-	return fmt.Errorf("%w: %v after StreamInfo", wire.ErrFrame, t)
 }
 
 // serveAnnouncements sends a session's KindManifest stream everything

@@ -47,22 +47,7 @@ func (r *receiver) runSwarm(ctx context.Context, add addSources) error {
 	if err != nil {
 		return err
 	}
-	r.lastChunk.Store(time.Now().UnixNano())
-	r.files = newFileTable(r)
-	r.commit = make(chan wire.Ref, 1024)
-	r.ready = make(chan int, 1024)
-
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	cm := newCommitter(r)
-	cmDone := make(chan error, 1)
-	go func() { cmDone <- cm.run(cancel) }()
-	werr := r.swarmFetch(ctx, idx, add)
-	close(r.commit)
-	close(r.ready)
-	cerr := <-cmDone
-	r.files.closeAll()
-	return r.afterRun(cerr, werr)
+	return r.withCommitter(ctx, func(ctx context.Context) error { return r.swarmFetch(ctx, idx, add) })
 }
 
 func (r *receiver) swarmFetch(ctx context.Context, idx *swarm.Index, add addSources) error {
