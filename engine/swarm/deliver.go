@@ -3,6 +3,7 @@ package swarm
 import (
 	"fmt"
 	"slices"
+	"sync"
 )
 
 // launch records batch as in flight at p and starts the Fetch call. s.mu
@@ -23,8 +24,20 @@ func (s *Scheduler) launch(p *Peer, chunks []uint32, bytes int64) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		err := p.src.Fetch(p.ctx, chunks, func(i uint32, data []byte) { s.got(p, i, data) })
-		s.fetched(p, chunks, err)
+		// What this call delivered: a chunk that failed verification may be
+		// asked of p again (in another call) before this one returns, and
+		// that flight is not this call's to account for.
+		var mu sync.Mutex
+		delivered := make([]bool, len(chunks))
+		err := p.src.Fetch(p.ctx, chunks, func(i uint32, data []byte) {
+			if k, ok := slices.BinarySearch(chunks, i); ok {
+				mu.Lock()
+				delivered[k] = true
+				mu.Unlock()
+			}
+			s.got(p, i, data)
+		})
+		s.fetched(p, chunks, delivered, err)
 	}()
 }
 
@@ -89,10 +102,13 @@ func (s *Scheduler) got(p *Peer, i uint32, data []byte) {
 // fetched ends one Fetch call: chunks p did not deliver go back to wait
 // for another source, and a call that failed, or returned without
 // delivering them all, drops p.
-func (s *Scheduler) fetched(p *Peer, chunks []uint32, err error) {
+func (s *Scheduler) fetched(p *Peer, chunks []uint32, delivered []bool, err error) {
 	s.mu.Lock()
 	missed := 0
-	for _, i := range chunks {
+	for k, i := range chunks {
+		if delivered[k] {
+			continue // got accounted for it
+		}
 		if f := s.flights[i]; f != nil && f.holds(p) {
 			s.release(p, i, f)
 			missed++
