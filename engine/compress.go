@@ -205,3 +205,12 @@ func ewma(old, v float64, first bool) float64 {
 	}
 	return old*0.7 + v*0.3
 }
+
+// newChunkDecoder is the decoder of one data stream on the receiving side
+// (files, streams, swarm sources): single-threaded, and bounded to twice
+// the chunk size cs, whatever a frame claims (a chunk's own length is
+// checked by each caller).
+func newChunkDecoder(cs uint64) (*zstd.Decoder, error) {
+	return zstd.NewReader(nil, zstd.WithDecoderConcurrency(1),
+		zstd.WithDecoderMaxMemory(cs*2), zstd.WithDecoderMaxWindow(cs*2))
+}

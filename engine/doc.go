@@ -24,7 +24,7 @@
 //	text.go         a text offer (send --text): one small file the receiver prints, never stores
 //	receiver.go     schedule: feeder walks the plan -> queue -> requests bounded by bytes in flight
 //	                -> read frame -> decompress -> verify BLAKE3 -> WriteAt into a staging file
-//	streamworker.go one data stream's life: violations end the session, transient failures back off
+//	streamworker.go one data stream's life: violations end the session (failure.go), transient failures back off (reopening)
 //	commit.go       make staged data durable (commit_GOOS.go: syncfs, or fsync per file and dir)
 //	                -> resume-log commit -> no-clobber rename of complete files into place
 //	fsys_GOOS.go    the platform's file operations: identity, O_DIRECT, times, rename (oserr.go: rules)

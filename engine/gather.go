@@ -14,7 +14,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/pcp-p2p/pcp/discovery"
-	"github.com/pcp-p2p/pcp/engine/p2p"
 	"github.com/pcp-p2p/pcp/engine/swarm"
 	"github.com/pcp-p2p/pcp/engine/wire"
 )
@@ -134,37 +133,9 @@ func (g *swarmSources) join(ctx context.Context, s *swarm.Scheduler, idx *swarm.
 // gather authenticates further peers of the channel until ctx ends: the
 // direct addresses beyond the first sender's, or discovery's candidates.
 func (g *swarmSources) gather(ctx context.Context, s *swarm.Scheduler, idx *swarm.Index) {
-	cands := make(chan discovery.Candidate, 16)
-	if len(g.opts.Network.Direct) > 0 {
-		infos, err := p2p.ParseAddrInfos(g.opts.Network.Direct)
-		if err != nil {
-			return
-		}
-		for _, in := range infos {
-			cands <- discovery.Candidate{Info: in, Source: "direct"}
-		}
-		close(cands)
-	} else if g.opts.Network.NoDiscovery {
+	cands, err := candidates(ctx, g.h, g.opts, g.log)
+	if err != nil {
 		return
-	} else {
-		dopts, err := discoveryOptions(g.opts.Network, g.log)
-		if err != nil {
-			return
-		}
-		ch, err := discovery.Find(ctx, g.h, g.opts.Passphrase.Channel(), dopts)
-		if err != nil {
-			return
-		}
-		go func() {
-			defer close(cands)
-			for c := range ch {
-				select {
-				case cands <- c:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}()
 	}
 	seen := map[peer.ID]bool{g.h.ID(): true, g.first: true}
 	for c := range cands {

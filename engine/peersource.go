@@ -90,7 +90,7 @@ func (p *peerSource) Fetch(ctx context.Context, chunks []uint32, got func(uint32
 	if len(chunks) > wire.MaxRefs {
 		return fmt.Errorf("internal error: a batch of %d chunks", len(chunks))
 	}
-	var backoff time.Duration
+	var again reopening
 	for {
 		ss, err := p.take(ctx)
 		if err != nil {
@@ -114,23 +114,11 @@ func (p *peerSource) Fetch(ctx context.Context, chunks []uint32, got func(uint32
 			}
 			continue
 		}
-		if verr := violation(err); verr != nil {
-			return verr
+		if err := again.wait(ctx, err, n > 0, time.Unix(0, p.lastGot.Load()), p.patience); err != nil {
+			return err
 		}
-		if quiet := time.Since(time.Unix(0, p.lastGot.Load())); quiet > p.patience {
-			return fmt.Errorf("%w: no data from the sender for %v (last error: %v)", ErrInterrupted, quiet.Round(time.Second), err)
-		}
-		if n > 0 {
-			backoff = 0
-		}
-		backoff = min(max(2*backoff, streamBackoffMin), streamBackoffMax)
 		if p.reconnects != nil {
 			p.reconnects.Add(1)
-		}
-		select {
-		case <-time.After(backoff):
-		case <-ctx.Done():
-			return ctx.Err()
 		}
 	}
 }
@@ -216,8 +204,7 @@ func (p *peerSource) take(ctx context.Context) (*sourceStream, error) {
 		<-p.slots
 		return nil, err
 	}
-	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1),
-		zstd.WithDecoderMaxMemory(uint64(p.cs)*2), zstd.WithDecoderMaxWindow(uint64(p.cs)*2))
+	dec, err := newChunkDecoder(uint64(p.cs))
 	if err != nil {
 		abort(s)
 		<-p.slots

@@ -44,36 +44,9 @@ func findSender(ctx context.Context, h host.Host, opts ReceiveOptions, log *slog
 	}
 	fctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	cands := make(chan discovery.Candidate, 16)
-	if len(opts.Network.Direct) > 0 {
-		infos, err := p2p.ParseAddrInfos(opts.Network.Direct)
-		if err != nil {
-			return nil, fmt.Errorf("--direct: %w", err)
-		}
-		for _, in := range infos {
-			cands <- discovery.Candidate{Info: in, Source: "direct"}
-		}
-	} else if opts.Network.NoDiscovery {
-		return nil, fmt.Errorf("%w: discovery is off and no direct address was given", ErrPeerNotFound)
-	} else {
-		dopts, err := discoveryOptions(opts.Network, log)
-		if err != nil {
-			return nil, err
-		}
-		ch, err := discovery.Find(fctx, h, opts.Passphrase.Channel(), dopts)
-		if err != nil {
-			return nil, err
-		}
-		cands = make(chan discovery.Candidate)
-		go func() {
-			for c := range ch {
-				select {
-				case cands <- c:
-				case <-fctx.Done():
-					return
-				}
-			}
-		}()
+	cands, err := candidates(fctx, h, opts, log)
+	if err != nil {
+		return nil, err
 	}
 	// With a known relay, every candidate can also be reached through it at
 	// once, even before its own record lists a relay address.
@@ -123,7 +96,11 @@ func findSender(ctx context.Context, h host.Host, opts ReceiveOptions, log *slog
 		select {
 		case <-tick.C:
 			searching()
-		case c := <-cands:
+		case c, ok := <-cands:
+			if !ok {
+				cands = nil // all tried; failed ones are retried below
+				continue
+			}
 			if c.Info.ID == h.ID() || rejected[c.Info.ID] {
 				continue
 			}
@@ -148,6 +125,33 @@ func findSender(ctx context.Context, h host.Host, opts ReceiveOptions, log *slog
 			return nil, fmt.Errorf("%w within %v", ErrPeerNotFound, timeout)
 		}
 	}
+}
+
+// candidates yields the peers to try: the direct addresses (the channel
+// closes after them), or what discovery finds on the offer's channel until
+// ctx ends. The sender's search and the swarm's gathering of more sources
+// both start here.
+func candidates(ctx context.Context, h host.Host, opts ReceiveOptions, log *slog.Logger) (<-chan discovery.Candidate, error) {
+	if len(opts.Network.Direct) > 0 {
+		infos, err := p2p.ParseAddrInfos(opts.Network.Direct)
+		if err != nil {
+			return nil, fmt.Errorf("--direct: %w", err)
+		}
+		c := make(chan discovery.Candidate, len(infos))
+		for _, in := range infos {
+			c <- discovery.Candidate{Info: in, Source: "direct"}
+		}
+		close(c)
+		return c, nil
+	}
+	if opts.Network.NoDiscovery {
+		return nil, fmt.Errorf("%w: discovery is off and no direct address was given", ErrPeerNotFound)
+	}
+	dopts, err := discoveryOptions(opts.Network, log)
+	if err != nil {
+		return nil, err
+	}
+	return discovery.Find(ctx, h, opts.Passphrase.Channel(), dopts)
 }
 
 func tryCandidate(ctx context.Context, h host.Host, c discovery.Candidate, pass auth.Passphrase) (*authPeer, error) {
@@ -413,14 +417,7 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 	}
 	stopProgress()
 	if err != nil {
-		if errors.Is(err, ErrPeerMisbehaving) || errors.Is(err, ErrExists) || errors.Is(err, wire.ErrSourceChanged) ||
-			errors.Is(err, ErrInterrupted) || errors.Is(err, ErrNoPath) || errors.Is(err, ErrOutputClosed) || errors.Is(err, ErrVerifyFailed) {
-			return nil, err
-		}
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("%w: %w", ErrInterrupted, ctx.Err())
-		}
-		return nil, fmt.Errorf("%w: %v", ErrInterrupted, err)
+		return nil, transferError(ctx, err)
 	}
 	// The path the data took, read before Done: a sender that has its
 	// acknowledgement closes its host at once, and with no connection

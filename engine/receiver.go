@@ -280,8 +280,7 @@ func (r *receiver) runStream(ctx context.Context, s io.ReadWriteCloser, batchByt
 	}
 	goAbort(func() error { // reader
 		defer close(readerDone)
-		dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1),
-			zstd.WithDecoderMaxMemory(uint64(r.cs)*2), zstd.WithDecoderMaxWindow(uint64(r.cs)*2))
+		dec, err := newChunkDecoder(uint64(r.cs))
 		if err != nil {
 			return err
 		}

@@ -116,15 +116,7 @@ func receiveStream(ctx context.Context, c streamCall) (*Summary, error) {
 		err = fsink.place(opts.Overwrite)
 	}
 	if err != nil {
-		for _, known := range []error{ErrPeerMisbehaving, ErrInterrupted, ErrExists, ErrNoPath, ErrOutputClosed, ErrStreamGone, ErrStreamTooLarge} {
-			if errors.Is(err, known) {
-				return nil, err
-			}
-		}
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("%w: %w", ErrInterrupted, ctx.Err())
-		}
-		return nil, fmt.Errorf("%w: %v", ErrInterrupted, err)
+		return nil, transferError(ctx, err)
 	}
 	donePath, doneTransport := p2p.PathOf(c.h, op.peer()), p2p.TransportOf(c.h, op.peer())
 	op.finish(ctx)

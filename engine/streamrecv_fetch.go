@@ -19,13 +19,12 @@ import (
 // A stream that breaks is opened again (the chunks it owed go back), as
 // streamWorker does for files; a violation or CodeGone ends the receive.
 func (s *streamRecv) fetchWorker(ctx context.Context, op streamOpener, batch int, stall, patience time.Duration) error {
-	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1),
-		zstd.WithDecoderMaxMemory(uint64(s.cs)*2), zstd.WithDecoderMaxWindow(uint64(s.cs)*2))
+	dec, err := newChunkDecoder(uint64(s.cs))
 	if err != nil {
 		return err
 	}
 	defer dec.Close()
-	var backoff time.Duration
+	var again reopening
 	for first := true; ; first = false {
 		refs, err := s.take(ctx, batch)
 		if err != nil || len(refs) == 0 {
@@ -51,20 +50,8 @@ func (s *streamRecv) fetchWorker(ctx context.Context, op streamOpener, batch int
 		if errors.Is(err, wire.ErrGone) {
 			return fmt.Errorf("%w: %w", ErrStreamGone, err)
 		}
-		if verr := violation(err); verr != nil {
-			return verr
-		}
-		if last := time.Unix(0, s.lastData.Load()); time.Since(last) > patience {
-			return fmt.Errorf("%w: no data from the sender for %v (last error: %v)", ErrInterrupted, time.Since(last).Round(time.Second), err)
-		}
-		if got > 0 {
-			backoff = 0
-		}
-		backoff = min(max(2*backoff, streamBackoffMin), streamBackoffMax)
-		select {
-		case <-time.After(backoff):
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := again.wait(ctx, err, got > 0, time.Unix(0, s.lastData.Load()), patience); err != nil {
+			return err
 		}
 	}
 }

@@ -16,7 +16,7 @@ import (
 // connection) is re-opened after a backoff that grows while streams keep
 // failing without delivering a chunk, until Patience passes without data.
 func (r *receiver) streamWorker(ctx context.Context, op streamOpener, batchBytes int64) error {
-	var backoff time.Duration
+	var again reopening
 	for first := true; ; {
 		if r.q.finished() {
 			return nil
@@ -51,24 +51,40 @@ func (r *receiver) streamWorker(ctx context.Context, op streamOpener, batchBytes
 			}
 			continue
 		}
-		if verr := violation(err); verr != nil {
-			return verr
+		r.log.Debug("data stream failed", "err", err)
+		if err := again.wait(ctx, err, got > 0, time.Unix(0, r.lastChunk.Load()), r.opts.Patience); err != nil {
+			return err
 		}
-		if last := time.Unix(0, r.lastChunk.Load()); time.Since(last) > r.opts.Patience {
-			// Streams open but nothing arrives: a stalled sender must not
-			// keep the receiver re-opening streams forever.
-			return fmt.Errorf("%w: no data from the sender for %v (last error: %v)", ErrInterrupted, time.Since(last).Round(time.Second), err)
-		}
-		if got > 0 {
-			backoff = 0 // the stream worked for a while: a fresh failure
-		}
-		backoff = min(max(2*backoff, streamBackoffMin), streamBackoffMax)
-		r.log.Debug("data stream failed; reopening", "after", backoff, "err", err)
-		select {
-		case <-time.After(backoff):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	}
+}
+
+// reopening paces the data streams one worker opens again after transient
+// failures: a backoff that doubles from streamBackoffMin to
+// streamBackoffMax, and starts over once a stream delivered. The file
+// receiver's workers, the stream receiver's and a swarm source's share it.
+type reopening struct{ backoff time.Duration }
+
+// wait decides after a data stream failed with err: a protocol violation
+// ends the transfer, and so does nothing delivered since last for longer
+// than patience (streams that open but carry nothing must not be re-opened
+// for ever). Otherwise it waits the backoff (progressed: the stream
+// delivered before it failed, a fresh failure) and returns nil.
+func (b *reopening) wait(ctx context.Context, err error, progressed bool, last time.Time, patience time.Duration) error {
+	if verr := violation(err); verr != nil {
+		return verr
+	}
+	if quiet := time.Since(last); quiet > patience {
+		return fmt.Errorf("%w: no data from the sender for %v (last error: %v)", ErrInterrupted, quiet.Round(time.Second), err)
+	}
+	if progressed {
+		b.backoff = 0
+	}
+	b.backoff = min(max(2*b.backoff, streamBackoffMin), streamBackoffMax)
+	select {
+	case <-time.After(b.backoff):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
@@ -83,29 +99,6 @@ const (
 	streamBackoffMin = 100 * time.Millisecond
 	streamBackoffMax = 5 * time.Second
 )
-
-// violation returns the error that ends the session for a stream error that
-// no retry can cure, and nil for a transient one. Frames that are not in
-// the protocol (an unknown type, an oversized length, a type that does not
-// belong on a data stream) and Error frames the receiver cannot act on
-// (anything but a changed source or an unknown session, which end the
-// session as themselves, and Busy, which is transient) mean the peer is
-// broken or hostile: retrying would only repeat it.
-func violation(err error) error {
-	var re *wire.RemoteError
-	switch {
-	case errors.Is(err, ErrPeerMisbehaving), errors.Is(err, wire.ErrSourceChanged),
-		errors.Is(err, wire.ErrUnknownSession), errors.Is(err, errWrite):
-		return err
-	case errors.Is(err, wire.ErrBusy):
-		return nil // the sender's stream limits: try again after the backoff
-	case errors.As(err, &re):
-		return fmt.Errorf("%w: the sender answered a request with an error (code %d): %w", ErrPeerMisbehaving, re.Code, err)
-	case errors.Is(err, wire.ErrFrame):
-		return fmt.Errorf("%w: %w", ErrPeerMisbehaving, err)
-	}
-	return nil
-}
 
 var errWrite = errors.New("writing to the destination failed")
 
