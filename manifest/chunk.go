@@ -5,13 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-
-	"lukechampine.com/blake3"
 )
 
-// HashChunk returns the BLAKE3-256 hash of one chunk's bytes.
+// HashChunk returns the BLAKE3-256 hash of one chunk's bytes, computed on
+// the calling goroutine (sum256).
 func HashChunk(data []byte) Hash {
-	return blake3.Sum256(data)
+	return sum256(data)
 }
 
 // ErrSizeMismatch reports that a reader yielded fewer or more bytes than the
@@ -55,7 +54,7 @@ func hashChunksBuf(ctx context.Context, r io.Reader, size int64, chunkSize uint3
 			}
 			return nil, err
 		}
-		hashes = append(hashes, blake3.Sum256(b))
+		hashes = append(hashes, sum256(b))
 		if progress != nil {
 			progress(l)
 		}
