@@ -194,21 +194,24 @@ type ReceiveOptions struct {
 	// bytes: a stream that grows past it stops (ErrStreamTooLarge) before
 	// a byte past it is written. 0 = no bound but the free space.
 	MaxStream int64
-	Network   NetworkOptions
-	Events    func(Event)
-	Logger    *slog.Logger
+	// Seed is how long the receiver goes on serving the offer to other
+	// receivers of the same words once every file is in place (seed.go).
+	// While it receives, it serves the chunks it has verified, unless
+	// NoSeed. 0 = stop when done. Other receivers authenticate with PAKE
+	// on the same words, as with the sender.
+	Seed time.Duration
+	// NoSeed serves nothing to other receivers, during or after.
+	NoSeed  bool
+	Network NetworkOptions
+	Events  func(Event)
+	Logger  *slog.Logger
 
 	// stall, set only by this package's tests, replaces stallTimeout.
 	stall time.Duration
-	// swarm, set only by this package's tests until the multi-source path
-	// carries every case the single-source run does (issue 14), fetches
-	// from every peer offering the same root (swarmrecv.go, gather.go).
+	// swarm, set only by this package's tests, fetches from every peer
+	// offering the same root (swarmrecv.go, gather.go) even where
+	// swarmByDefault is off.
 	swarm bool
-	// seed, set only by this package's tests until then, serves what this
-	// receiver holds to other receivers of the offer while it receives, and
-	// for seedFor after it finished (seed.go).
-	seed    bool
-	seedFor time.Duration
 	// runDone, set only by this package's tests, sees the receiver after
 	// its run.
 	runDone func(*receiver)

@@ -14,6 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/pcp-p2p/pcp/discovery"
+	"github.com/pcp-p2p/pcp/engine/p2p"
 	"github.com/pcp-p2p/pcp/engine/swarm"
 	"github.com/pcp-p2p/pcp/engine/wire"
 )
@@ -104,7 +105,11 @@ func (g *swarmSources) join(ctx context.Context, s *swarm.Scheduler, idx *swarm.
 	ps.reconnects = &g.r.reconnects
 	ps.patience = g.opts.Patience
 	if p == g.first {
-		ps.renew = g.op.renew
+		ps.renew, ps.better = g.op.renew, g.op.better
+	} else {
+		ps.better = func(s io.ReadWriteCloser) bool {
+			return relayedStream(s) && p2p.PathOf(g.h, p) == p2p.PathDirect
+		}
 	}
 	sp, err := s.Add(g.r.root, set, ps)
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/pcp-p2p/pcp/auth"
 	"github.com/pcp-p2p/pcp/engine/p2p"
+	"github.com/pcp-p2p/pcp/engine/swarm"
 	"github.com/pcp-p2p/pcp/engine/wire"
 	"github.com/pcp-p2p/pcp/manifest"
 )
@@ -93,6 +94,14 @@ func (rs *recvSender) start() *recvSender {
 		}
 		o, err := wire.DecodeOpen(p)
 		if err != nil {
+			return
+		}
+		if o.Kind == wire.KindHave { // the swarm path asks; a sender holds it all
+			var total uint32
+			for _, e := range rs.tree.m.Entries {
+				total += uint32(len(e.Chunks))
+			}
+			_ = writeHaveMaps(s, swarm.FullSet(total))
 			return
 		}
 		if o.Kind == wire.KindData {

@@ -14,7 +14,7 @@ import (
 // and progress tickers must all have ended. (libp2p keeps some process-wide
 // goroutines of its own; they are not ours to judge.)
 func TestMain(m *testing.M) {
-	swarmByDefault = os.Getenv("PCP_TEST_SWARM") == "1"
+	swarmByDefault = os.Getenv("PCP_TEST_SWARM") != "0"
 	code := m.Run()
 	if code == 0 && os.Getenv("PCP_CHILD") == "" {
 		if leaked := waitForEngineGoroutines(10 * time.Second); leaked != "" {

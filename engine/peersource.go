@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sync/atomic"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/libp2p/go-libp2p/core/network"
 
+	"github.com/pcp-p2p/pcp/engine/p2p"
 	"github.com/pcp-p2p/pcp/engine/swarm"
 	"github.com/pcp-p2p/pcp/engine/wire"
 	"github.com/pcp-p2p/pcp/manifest"
@@ -46,6 +49,11 @@ type peerSource struct {
 	// renew, if set, authenticates again with a sender that restarted (it
 	// answered UnknownSession): the p2pOpener's, for the first source.
 	renew func(ctx context.Context, s io.ReadWriteCloser) error
+	// better, if set, reports whether a better path than stream s's now
+	// exists (a direct connection beside a relayed stream): the stream is
+	// then abandoned, and what it had in flight asked again on a new one
+	// (watchPath), as the single-source stream workers do.
+	better func(s io.ReadWriteCloser) bool
 
 	slots chan struct{}      // one per stream that may exist
 	idle  chan *sourceStream // streams between Fetch calls
@@ -98,7 +106,9 @@ func (p *peerSource) Fetch(ctx context.Context, chunks []uint32, got func(uint32
 		}
 		// A stream abandoned mid-batch is reset, so the peer stops sending.
 		stop := context.AfterFunc(ctx, func() { abort(ss.s) })
+		moved, stopWatch := p.watchPath(ss)
 		n, err := p.fetch(ss, chunks, got)
+		stopWatch()
 		if stop() && err == nil {
 			p.idle <- ss
 			return nil
@@ -108,6 +118,9 @@ func (p *peerSource) Fetch(ctx context.Context, chunks []uint32, got func(uint32
 			return ctx.Err()
 		}
 		chunks = chunks[n:]
+		if moved.Load() { // not a failure: the rest goes on the better path
+			continue
+		}
 		if errors.Is(err, wire.ErrUnknownSession) && p.renew != nil {
 			if err := p.renew(ctx, ss.s); err != nil {
 				return err
@@ -184,21 +197,69 @@ func (p *peerSource) fetch(ss *sourceStream, chunks []uint32, got func(uint32, [
 	return len(refs), nil
 }
 
+// watchPath aborts ss once a better path exists, and moved says it did;
+// stop ends the watch. Only a relayed stream opened while no better path
+// existed is watched: one opened on the relay despite a direct connection
+// would move again and again.
+func (p *peerSource) watchPath(ss *sourceStream) (moved *atomic.Bool, stop func()) {
+	moved = new(atomic.Bool)
+	if p.better == nil || !relayedStream(ss.s) || p.better(ss.s) {
+		return moved, func() {}
+	}
+	done, ended := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(ended)
+		t := time.NewTicker(migrateCheck)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				if p.better(ss.s) {
+					moved.Store(true)
+					abort(ss.s) // unblocks fetch now
+					return
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	return moved, func() { close(done); <-ended }
+}
+
+// relayedStream reports whether s runs over a relayed connection.
+func relayedStream(s io.ReadWriteCloser) bool {
+	c, ok := unpaced(s).(interface{ Conn() network.Conn })
+	return ok && p2p.IsRelayed(c.Conn())
+}
+
 // take returns an idle stream, or opens one while fewer than maxStreams
-// exist, or waits for one to come back.
+// exist, or waits for one to come back. An idle stream on a relay is
+// dropped once a better path exists.
 func (p *peerSource) take(ctx context.Context) (*sourceStream, error) {
-	select {
-	case ss := <-p.idle:
+	for {
+		var ss *sourceStream
+		select { // an idle stream first, before waiting for either
+		case ss = <-p.idle:
+		default:
+			select {
+			case ss = <-p.idle:
+			case p.slots <- struct{}{}:
+				return p.openStream(ctx)
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		if p.better != nil && p.better(ss.s) {
+			p.discard(ss)
+			continue
+		}
 		return ss, nil
-	default:
 	}
-	select {
-	case ss := <-p.idle:
-		return ss, nil
-	case p.slots <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+}
+
+// openStream opens a stream in a slot taken for it.
+func (p *peerSource) openStream(ctx context.Context) (*sourceStream, error) {
 	s, err := p.open(ctx)
 	if err != nil {
 		<-p.slots
@@ -234,6 +295,12 @@ func (p *peerSource) close() {
 
 // errNotSwarmable: the manifest has too many chunks for global indexes.
 var errNotSwarmable = errors.New("the offer has too many chunks to fetch from several peers")
+
+// swarmable reports whether t's chunks surely fit global indexes: at most
+// TotalSize/cs full chunks, and one partial chunk per file.
+func swarmable(t *manifest.Table) bool {
+	return t.TotalSize()/int64(t.ChunkSize())+int64(t.Files()) < math.MaxUint32-1
+}
 
 // swarmIndex builds t's global chunk index.
 func swarmIndex(t *manifest.Table) (*swarm.Index, error) {

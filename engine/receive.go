@@ -386,7 +386,10 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 		return nil, err
 	}
 	var seeder *seeding
-	if opts.seed {
+	// Several sources, and seeding, need global chunk indexes: an offer
+	// with too many chunks for them is fetched from the sender alone.
+	swarming := (opts.swarm || swarmByDefault) && swarmable(t)
+	if swarming && !opts.NoSeed {
 		if seeder, err = startSeeding(ctx, h, opts, r, log); err != nil {
 			return nil, err
 		}
@@ -407,7 +410,7 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 	}
 	stopProgress := r.progress(ctx, opts.Events, skipped, p.wantBytes(), op)
 	var swarmed *swarmSources
-	if opts.swarm || swarmByDefault {
+	if swarming {
 		swarmed = &swarmSources{h: h, opts: opts, log: log, r: r, op: op, first: ap.info.ID, tmpDir: tmpDir, idle: idle}
 		err = emitted(swarmed.cause(r.runSwarm(runCtx, swarmed.add)))
 		swarmed.wait()
@@ -454,7 +457,7 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 	removeStdout = true
 	emit(opts.Events, DoneEvent{Summary: s})
 	if seeder != nil {
-		seeder.finished(ctx, opts.seedFor)
+		seeder.finished(ctx, opts.Seed)
 	}
 	return &s, nil
 }

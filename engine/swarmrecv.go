@@ -25,15 +25,17 @@ import (
 // is needed is one bit per chunk (a swarm.Set), and one bit per entry says
 // which files are registered.
 //
-// Not yet on this path (the single-source run keeps them): moving a relayed
-// stream to a direct connection, and authenticating again with a sender
-// that restarted.
+// A relayed stream moves to a direct connection once one exists, as on the
+// single-source path (peerSource.watchPath). The first source re-dials,
+// follows and authenticates again with a sender that restarted through
+// the receive's p2pOpener (renew, switchTo); a sender that restarted as
+// another peer is also found by the search and joins as another source.
 
-// swarmByDefault makes every Receive fetch from several sources (as
-// ReceiveOptions.swarm does). It is false until the swarm path carries every
-// case the single-source run does; the package's tests set it from
-// PCP_TEST_SWARM=1 (main_test.go) to see how far that is.
-var swarmByDefault = false
+// swarmByDefault makes every Receive fetch from several sources and seed.
+// The package's tests run the single-source path with PCP_TEST_SWARM=0
+// (main_test.go); a receive falls back to it only for an offer with too
+// many chunks for global indexes (errNotSwarmable).
+var swarmByDefault = true
 
 // addSources adds the sources of one runSwarm to s: at least one before it
 // returns; it may start goroutines that add more while Run runs (they must

@@ -93,7 +93,7 @@ func TestReceiveFromTwoSources(t *testing.T) {
 func seedingReceive(t *testing.T, ctx context.Context, ro ReceiveOptions) ([]string, <-chan sendResult) {
 	t.Helper()
 	addrs := make(chan []string, 1)
-	ro.swarm, ro.seed = true, true
+	ro.swarm, ro.NoSeed = true, false
 	ro.afterAuth = func(h host.Host, _ peer.ID) {
 		var s []string
 		for _, a := range h.Addrs() {
@@ -136,7 +136,7 @@ func TestFinishFromAReseeder(t *testing.T) {
 			close(done)
 		}
 	}
-	roA.seedFor = time.Hour // until the test stops it
+	roA.Seed = time.Hour // until the test stops it
 	aAddrs, aRes := seedingReceive(t, actx, roA)
 	select {
 	case <-done:
@@ -193,7 +193,7 @@ func TestReceiveFromSenderAndReseeder(t *testing.T) {
 			close(aDone)
 		}
 	}
-	roA.seedFor = time.Hour
+	roA.Seed = time.Hour
 	actx, stopA := context.WithCancel(ctx)
 	defer stopA()
 	aAddrs, aRes := seedingReceive(t, actx, roA)

@@ -25,6 +25,8 @@ type recvFlags struct {
 	stdout     bool // stdout.go
 	streams    int
 	patience   time.Duration
+	seed       time.Duration
+	noSeed     bool
 	passphrase string
 	net        netFlags
 	limit      rateFlag        // ratelimit.go
@@ -47,7 +49,14 @@ receive of the same files was interrupted, it resumes from the resume log and
 says how much was already verified. When existing files differ from the offer,
 pcp asks: replace them, skip them (receive the rest), or cancel; --overwrite
 and --skip-existing answer without asking. With --yes and neither, such an
-offer is refused (exit 7). Declining never ends the sender's offer.`,
+offer is refused (exit 7). Declining never ends the sender's offer.
+
+While it receives, pcp also serves the chunks it has verified to other
+receivers of the same words (they authenticate with PAKE, as with the
+sender), and fetches from every peer that offers the same files: a sender
+serving many receivers sends much of the data once. --seed 10m goes on
+serving for ten minutes after the files are in place (default: exit when
+done); --no-seed serves nothing.`,
 		Example: `  pcp receive lemon-orbit-tiger-salad
   pcp receive -o ~/Downloads lemon-orbit-tiger-salad
   pcp receive                               # prompts for the words
@@ -68,6 +77,8 @@ offer is refused (exit 7). Declining never ends the sender's offer.`,
 	fs.BoolVar(&f.reverify, "reverify", false, "re-hash data the resume log says is verified instead of trusting it")
 	fs.IntVar(&f.streams, "streams", engine.DefaultStreams, fmt.Sprintf("parallel data streams (1 to %d)", engine.MaxStreams))
 	fs.DurationVar(&f.patience, "patience", engine.DefaultPatience, "how long to keep re-dialing a lost sender before stopping (resumable)")
+	fs.DurationVar(&f.seed, "seed", 0, "after the files are in place, go on serving them to other receivers of the same words for this long")
+	fs.BoolVar(&f.noSeed, "no-seed", false, "serve nothing to other receivers, while receiving or after")
 	fs.StringVar(&f.passphrase, "passphrase", "", "the sender's words (prefer the argument or $"+auth.EnvPassphrase+")")
 	f.net.register(fs, true)
 	f.limit.register(fs)
@@ -105,6 +116,12 @@ func (a *app) receive(ctx context.Context, args []string, f *recvFlags) error {
 	bps, err := f.limit.bytesPerSecond()
 	if err != nil {
 		return err
+	}
+	if f.seed < 0 {
+		return usageError{errors.New("--seed must not be negative")}
+	}
+	if f.seed > 0 && (f.noSeed || f.stdout) {
+		return usageError{errors.New("--seed serves the received files: not with --no-seed or --stdout")}
 	}
 	if f.overwrite && f.skip {
 		return usageError{errors.New("--overwrite and --skip-existing exclude each other")}
@@ -205,6 +222,10 @@ func (a *app) receive(ctx context.Context, args []string, f *recvFlags) error {
 		}
 		u.event(e)
 		sv.done(u, e)
+		if _, ok := e.(engine.DoneEvent); ok && f.seed > 0 {
+			u.json("seeding", map[string]any{"seconds": f.seed.Seconds()})
+			u.say("Serving the files to other receivers of the same words for %v (Ctrl-C stops).", f.seed)
+		}
 		if d, ok := e.(engine.DoneEvent); ok && d.Summary.SkippedFiles > 0 {
 			u.json("skipped_existing", map[string]any{"files": d.Summary.SkippedFiles})
 			n := int64(d.Summary.SkippedFiles)
@@ -227,6 +248,8 @@ func (a *app) receive(ctx context.Context, args []string, f *recvFlags) error {
 		Reverify:      f.reverify,
 		Select:        sel,
 		Patience:      f.patience,
+		Seed:          f.seed,
+		NoSeed:        f.noSeed,
 		Network:       netOpts,
 		Events:        events,
 		Logger:        a.logger(),

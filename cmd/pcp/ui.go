@@ -78,6 +78,8 @@ type ui struct {
 	// rx: the sender's receivers, one progress line each while more than
 	// one is served (receivers.go).
 	rx *receiverView
+	// sources: the receiver's other sources (sources.go).
+	sources sourceView
 }
 
 // setRateLimit shows --limit-rate in the progress line.
@@ -333,6 +335,8 @@ func (u *ui) event(e engine.Event) {
 	case engine.SymlinkSkippedEvent:
 		u.jsonLocked("symlink_skipped", map[string]any{"path": e.Path, "target": e.Target, "reason": e.Reason})
 		u.sayLocked("skipped symlink %s -> %s: %s", escape(e.Path), escape(e.Target), e.Reason)
+	case engine.SourceEvent:
+		u.sourceEvent(e) // sources.go
 	default:
 		u.receiverEvent(e) // receivers.go
 	}
