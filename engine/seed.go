@@ -140,6 +140,9 @@ func (c *chunkServer) serveSeed(ctx context.Context, w io.Writer, r wire.Ref) er
 	if err != nil {
 		return err
 	}
+	if labCorruptSeed && len(raw) > 0 { // lab builds only (labhook_pcplab.go)
+		raw[len(raw)/2] ^= 0xff
+	}
 	wireLen, err := c.sendChunk(ctx, w, r, sl, raw)
 	if err != nil {
 		return err

@@ -34,6 +34,8 @@ type pcpOpts struct {
 	// NodeArgs (StartNode only) are more `pcp node` flags, e.g. an
 	// operator's relay limits.
 	NodeArgs []string
+	// Env is more environment, e.g. a pcplab build's hooks.
+	Env []string
 }
 
 // StartPCP runs `pcp --json -v args...` in host with its own state
@@ -49,6 +51,7 @@ func (l *Lab) StartPCP(label, host string, o pcpOpts, args ...string) (*Proc, st
 		"PCP_LAB_PUBLIC_CIDR=" + o.PublicCIDR,
 		"PCP_BOOTSTRAP=", "PCP_PASSPHRASE=", "XDG_STATE_HOME=",
 	}
+	env = append(env, o.Env...)
 	return l.Start(label, host, env, pcpBin, append([]string{"--json", "-v"}, args...)...), o.StateDir
 }
 

@@ -284,6 +284,16 @@ func (p *Proc) Stop() {
 	<-p.done
 }
 
+// Kill ends the process with SIGKILL, as a crash or a power cut would,
+// and waits for it.
+func (p *Proc) Kill() {
+	if p.Exited() {
+		return
+	}
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
 // stderrTail returns the last n lines of the process's stderr.
 func (p *Proc) stderrTail(n int) string {
 	b, _ := os.ReadFile(p.errPath)

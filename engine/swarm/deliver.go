@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 )
 
 // launch records batch as in flight at p and starts the Fetch call. s.mu
@@ -16,6 +17,9 @@ func (s *Scheduler) launch(p *Peer, chunks []uint32, bytes int64) {
 			s.flights[i] = f
 		}
 		f.holders = append(f.holders, p)
+	}
+	if p.start.IsZero() {
+		p.start = time.Now()
 	}
 	p.out += bytes
 	p.calls++

@@ -39,15 +39,16 @@
 //
 // # Order
 //
-// Chunks are handed out in index order, lowest first (each source gets the
-// lowest waiting chunks it holds). In order suits files: the receiver's
-// committer finishes files front to back, and a partial tree on disk is a
-// prefix. Rarest-first matters in a swarm where sources come and go before
-// anyone completes; here the original sender usually holds everything, and
-// re-seeders hold prefixes, so in order loses little. When no chunk waits,
-// an idle source may also be asked for a chunk in flight at exactly one
-// other source (the endgame): the first verified copy wins, so a stalled
-// source cannot hold the end of the transfer back.
+// Chunks are handed out in index order, lowest first: each source gets
+// first the lowest waiting chunks that only it holds among the live
+// sources, then the lowest of the rest. In order suits files: the
+// receiver's committer finishes files front to back. Only-it-holds first
+// keeps a sender that serves many receivers from sending what re-seeders
+// could give (they hold prefixes; the sender holds everything). When no
+// chunk waits, an idle source (nothing of its own in flight) may be asked
+// for one chunk in flight at exactly one other source, the one asked of it
+// last (the endgame): the first verified copy wins, so a stalled source
+// cannot hold the end of the transfer back.
 //
 // # Windows and bounds
 //
@@ -57,12 +58,15 @@
 // discarded. The bytes in flight never exceed the global window, however
 // many sources there are: the receiver's chunk memory is bounded by it.
 //
-// A source's window adapts, without a clock: it starts at
-// Options.SourceWindow (4 chunks), grows by the cost of each chunk verified
-// from it (slow start: it doubles every time a window's worth arrives), up
-// to the global window, and halves, to no less than two chunks, when a
-// chunk from it fails verification or when another source delivered first
-// a chunk it had been asked for. A source that delivers faster therefore
+// A source's window adapts: it starts at Options.SourceWindow (4 chunks),
+// grows by the cost of each chunk verified from it (slow start: it doubles
+// every time a window's worth arrives), up to the global window and to
+// about a second of what the source has delivered since it was first asked
+// (a shared, slow uplink is not asked for more than it can send before
+// another source could give the same chunks), and halves, to no less than
+// two chunks, when a chunk from it fails verification or when another
+// source delivered first a chunk it had been asked for. A source that
+// delivers faster therefore
 // holds more of the global window. A source gets a new batch (at most
 // Options.MaxBatch chunks and half its window) once half its window is
 // free, so a source has about two batches in flight: requests pipeline.

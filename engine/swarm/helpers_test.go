@@ -123,6 +123,7 @@ type fake struct {
 
 	mu        sync.Mutex
 	asked     map[uint32]int
+	order     []uint32 // every chunk asked, in the order asked
 	sent      map[uint32]bool
 	delivered int
 	notHeld   []uint32 // asked for chunks the have-map lacks
@@ -142,6 +143,7 @@ func (f *fake) Fetch(ctx context.Context, chunks []uint32, got func(uint32, []by
 	f.mu.Lock()
 	for _, i := range chunks {
 		f.asked[i]++
+		f.order = append(f.order, i)
 		if !f.have.Has(i) {
 			f.notHeld = append(f.notHeld, i)
 		}

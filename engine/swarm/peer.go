@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/pcp-p2p/pcp/engine/wire"
 )
@@ -27,7 +28,8 @@ type Peer struct {
 	bytes     int64
 	bad       int
 	stolen    int
-	err       error // why it was dropped; nil while it serves
+	err       error     // why it was dropped; nil while it serves
+	start     time.Time // when it was first asked for chunks
 }
 
 // Have records chunks the source newly holds (a HaveUpdate frame): they
@@ -107,11 +109,25 @@ func (p *Peer) Stats() PeerStats {
 }
 
 // grow widens the window by a verified chunk's cost (slow start: it doubles
-// each time a window's worth is verified), up to the global window.
+// each time a window's worth is verified), up to the global window, and to
+// about windowTime of what the source has delivered since it was first
+// asked (never below two chunks). A slow source, such as a sender's uplink
+// shared by many receivers, is then not asked for much more than it can
+// send before another source could give the same chunks: what it has
+// queued cannot be taken back. Five receivers behind one 20 Mbit sender
+// (discovery/lab TestLabSwarmFiveReceivers) with windows bounded only by
+// the global one: 3.4-3.6x the payload over the sender's uplink.
 func (p *Peer) grow(n int64) {
-	p.window = min(p.window+n, p.s.window)
+	limit := p.s.window
+	if el := time.Since(p.start).Seconds(); el > 0 {
+		limit = max(int64(float64(p.bytes)/el*windowTime.Seconds()), p.s.minWin)
+	}
+	p.window = min(p.window+n, p.s.window, limit)
 	p.maxWindow = max(p.maxWindow, p.window)
 }
+
+// windowTime is how much of a source's delivery rate its window holds.
+const windowTime = time.Second
 
 // shrink halves the window, to no less than two chunks.
 func (p *Peer) shrink() {

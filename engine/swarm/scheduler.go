@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 
 	"github.com/pcp-p2p/pcp/manifest"
@@ -114,6 +115,11 @@ type Scheduler struct {
 	pending *Set          // needed, not done, in flight nowhere
 	waiting int           // pending.Count()
 	lo      int           // no word of pending below lo has a bit set
+	// spread is where, in chunks past lo's, this receiver starts looking for
+	// chunks only one source holds (run.go, pick): random, so that
+	// receivers of one sender ask it for different chunks, and get the
+	// rest from each other.
+	spread  uint64
 	done    *Set
 	left    int // needed and not yet verified
 	flights map[uint32]*flight
@@ -177,6 +183,7 @@ func New(w Want, verify Verify, opts Options) *Scheduler {
 		done:    NewSet(w.Total),
 		flights: make(map[uint32]*flight),
 		exclude: make(map[uint32][]*Peer),
+		spread:  rand.Uint64(),
 	}
 	if opts.SourceWindow == 0 {
 		s.srcWin = min(4*cs, win)

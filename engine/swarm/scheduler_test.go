@@ -212,8 +212,9 @@ func TestLeave(t *testing.T) {
 	}
 }
 
-// The only holder of the second half leaves: Run fails with ErrNoSource
-// naming exactly the chunks no one holds.
+// The only holder of the second half leaves after its first batch: Run
+// fails with ErrNoSource naming exactly the chunks no one holds. That batch
+// was of the second half: a is asked first for what only it holds.
 func TestNoSourceWhenOnlyHolderLeaves(t *testing.T) {
 	const n = 400
 	w := newWorld(t, n, nil, Options{})
@@ -222,11 +223,40 @@ func TestNoSourceWhenOnlyHolderLeaves(t *testing.T) {
 	b, _ := w.add(t, rangeSet(n, 0, n/2))
 	err := w.run(t, a, b)
 	var ns *NoSourceError
-	if !errors.As(err, &ns) || ns.Missing != n/2 {
-		t.Fatalf("err = %v, want ErrNoSource with %d missing", err, n/2)
+	if !errors.As(err, &ns) || ns.Missing != n-len(w.c.ok) || ns.Missing == 0 || ns.Missing >= n/2 {
+		t.Fatalf("err = %v with %d verified, want ErrNoSource with the %d unverified missing", err, len(w.c.ok), n-len(w.c.ok))
 	}
-	if len(w.c.ok) != n/2 {
-		t.Fatalf("%d chunks verified, want %d", len(w.c.ok), n/2)
+	for i := range uint32(n / 2) {
+		if w.c.ok[i] == 0 {
+			t.Fatalf("chunk %d, held by b, was not verified", i)
+		}
+	}
+}
+
+// A source that holds everything is asked first for the chunks no other
+// source holds: a sender beside a re-seeder of the first half sends the
+// second half, and the re-seeder the first.
+func TestHolderOfAllIsAskedForTheRest(t *testing.T) {
+	const n = 256
+	w := newWorld(t, n, nil, Options{})
+	a, pa := w.add(t, FullSet(n))
+	b, pb := w.add(t, rangeSet(n, 0, n/2))
+	if err := w.run(t, a, b); err != nil {
+		t.Fatal(err)
+	}
+	// Only a holds the second half: every chunk of it is asked of a, and
+	// before any chunk the other could give.
+	if len(a.order) < n/2 {
+		t.Fatalf("the full source was asked for %d chunks, fewer than the %d only it holds", len(a.order), n/2)
+	}
+	for _, i := range a.order[:n/2] {
+		if i < n/2 {
+			t.Fatalf("the full source was asked for chunk %d, which the other holds, before the rest (it delivered %d, the other %d)",
+				i, pa.Stats().Delivered, pb.Stats().Delivered)
+		}
+	}
+	if len(w.c.ok) != n {
+		t.Fatalf("%d verified, want %d", len(w.c.ok), n)
 	}
 }
 
