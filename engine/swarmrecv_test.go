@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -231,4 +232,75 @@ func TestReceiveFromSenderAndReseeder(t *testing.T) {
 		t.Fatalf("receiver A: %v", r.err)
 	}
 	assertSameTree(t, src, filepath.Join(destA, "tree"))
+}
+
+// TestResumeFromAReseeder: receiver B is interrupted part-way through a
+// sender that then goes away; a later run of the same receive, which knows
+// only receiver A (it holds the tree and seeds), resumes from B's log and
+// gets the rest from A, identical.
+func TestResumeFromAReseeder(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	src := swarmTree(t)
+	pass := testPass(t)
+	// Once A has everything, the sender stalls past the 16th chunk of a
+	// file: B is interrupted mid-file however fast the machine is.
+	var gate atomic.Bool
+	stall := make(chan struct{})
+	so := SendOptions{Passphrase: pass, Paths: []string{src}, ChunkSize: manifest.MinChunkSize, Receivers: 2}
+	so.tamper = func(r wire.Ref, _ []byte) {
+		if gate.Load() && r.Chunk >= 16 {
+			<-stall
+		}
+	}
+	sctx, stopSender := context.WithCancel(ctx)
+	sAddrs, _ := startSender(t, sctx, so)
+
+	destA := t.TempDir()
+	actx, stopA := context.WithCancel(ctx)
+	defer stopA()
+	roA := recvOpts(pass, destA, sAddrs)
+	doneA := make(chan struct{})
+	roA.Events = func(e Event) {
+		if _, ok := e.(DoneEvent); ok {
+			close(doneA)
+		}
+	}
+	roA.Seed = time.Hour // until the test stops it
+	aAddrs, aRes := seedingReceive(t, actx, roA)
+	select {
+	case <-doneA:
+	case r := <-aRes:
+		t.Fatalf("receiver A: %v", r.err)
+	}
+	gate.Store(true)
+
+	destB, logB := t.TempDir(), filepath.Join(t.TempDir(), ResumeLogFile)
+	bctx, stopB := context.WithCancel(ctx)
+	roB := recvOpts(pass, destB, sAddrs)
+	roB.ResumeLogPath, roB.NoSeed = logB, true
+	roB.Events = func(e Event) {
+		if p, ok := e.(ProgressEvent); ok && p.Bytes >= 512<<10 {
+			stopB()
+		}
+	}
+	if _, err := Receive(bctx, roB); !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("B's first run: %v, want ErrInterrupted", err)
+	}
+	close(stall)
+	stopSender()
+
+	roB.Network.Direct, roB.Events = aAddrs, nil
+	sum, err := Receive(ctx, roB)
+	if err != nil {
+		t.Fatalf("B's second run, from A: %v", err)
+	}
+	assertSameTree(t, src, filepath.Join(destB, "tree"))
+	if sum.SkippedBytes == 0 || sum.SkippedBytes+sum.FetchedBytes != sum.ManifestBytes {
+		t.Errorf("B resumed %d and fetched %d of %d bytes", sum.SkippedBytes, sum.FetchedBytes, sum.ManifestBytes)
+	}
+	stopA()
+	if r := <-aRes; r.err != nil && !errors.Is(r.err, context.Canceled) {
+		t.Errorf("receiver A after seeding: %v", r.err)
+	}
 }
