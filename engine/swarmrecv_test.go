@@ -13,6 +13,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/pcp-p2p/pcp/auth"
 	"github.com/pcp-p2p/pcp/engine/swarm"
 	"github.com/pcp-p2p/pcp/engine/wire"
 	"github.com/pcp-p2p/pcp/manifest"
@@ -116,6 +117,29 @@ func seedingReceive(t *testing.T, ctx context.Context, ro ReceiveOptions) ([]str
 	return nil, nil
 }
 
+// fullSeeder starts receiver A from the sender at sAddrs, seeding until
+// ctx ends, and returns once A has the whole tree: its destination, its
+// addresses and its result.
+func fullSeeder(t *testing.T, ctx context.Context, pass auth.Passphrase, sAddrs []string) (string, []string, <-chan sendResult) {
+	t.Helper()
+	dest := t.TempDir()
+	ro := recvOpts(pass, dest, sAddrs)
+	done := make(chan struct{})
+	ro.Events = func(e Event) {
+		if _, ok := e.(DoneEvent); ok {
+			close(done)
+		}
+	}
+	ro.Seed = time.Hour // until ctx ends
+	addrs, res := seedingReceive(t, ctx, ro)
+	select {
+	case <-done:
+	case r := <-res:
+		t.Fatalf("receiver A: %v", r.err)
+	}
+	return dest, addrs, res
+}
+
 // TestFinishFromAReseeder: receiver A gets the tree from the sender and
 // goes on seeding it; the sender stops; receiver B, which knows only A,
 // gets the whole tree from A, identical.
@@ -127,23 +151,9 @@ func TestFinishFromAReseeder(t *testing.T) {
 	sctx, stopSender := context.WithCancel(ctx)
 	sAddrs, sRes := startSender(t, sctx, SendOptions{Passphrase: pass, Paths: []string{src}, ChunkSize: manifest.MinChunkSize})
 
-	destA := t.TempDir()
 	actx, stopA := context.WithCancel(ctx)
 	defer stopA()
-	roA := recvOpts(pass, destA, sAddrs)
-	done := make(chan struct{})
-	roA.Events = func(e Event) {
-		if _, ok := e.(DoneEvent); ok {
-			close(done)
-		}
-	}
-	roA.Seed = time.Hour // until the test stops it
-	aAddrs, aRes := seedingReceive(t, actx, roA)
-	select {
-	case <-done:
-	case r := <-aRes:
-		t.Fatalf("receiver A: %v", r.err)
-	}
+	destA, aAddrs, aRes := fullSeeder(t, actx, pass, sAddrs)
 	assertSameTree(t, src, filepath.Join(destA, "tree"))
 	if r := <-sRes; r.err != nil {
 		t.Fatalf("sender: %v", r.err)
@@ -256,23 +266,9 @@ func TestResumeFromAReseeder(t *testing.T) {
 	sctx, stopSender := context.WithCancel(ctx)
 	sAddrs, _ := startSender(t, sctx, so)
 
-	destA := t.TempDir()
 	actx, stopA := context.WithCancel(ctx)
 	defer stopA()
-	roA := recvOpts(pass, destA, sAddrs)
-	doneA := make(chan struct{})
-	roA.Events = func(e Event) {
-		if _, ok := e.(DoneEvent); ok {
-			close(doneA)
-		}
-	}
-	roA.Seed = time.Hour // until the test stops it
-	aAddrs, aRes := seedingReceive(t, actx, roA)
-	select {
-	case <-doneA:
-	case r := <-aRes:
-		t.Fatalf("receiver A: %v", r.err)
-	}
+	_, aAddrs, aRes := fullSeeder(t, actx, pass, sAddrs)
 	gate.Store(true)
 
 	destB, logB := t.TempDir(), filepath.Join(t.TempDir(), ResumeLogFile)

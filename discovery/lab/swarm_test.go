@@ -34,6 +34,27 @@ func swarmRecv(t *testing.T, l *Lab, label, host, words string, o pcpOpts, extra
 	return p, out, state
 }
 
+// swarmLab builds a lab of n public hosts, a tree of size bytes under a
+// temporary directory, and a sender on p1 behind a 20 Mbit uplink.
+func swarmLab(t *testing.T, n int, size int64, seed uint64, d time.Duration) (*Lab, context.Context, string, *Proc, string) {
+	t.Helper()
+	l := NewLab(t, Config{Nodes: n})
+	ctx := scenarioCtx(t, d)
+	src := t.TempDir()
+	makeTree(t, src, bigTree(size), seed)
+	l.SetRate("p1", "20mbit")
+	sender, words := swarmSend(ctx, t, l, "p1", src)
+	return l, ctx, src, sender, words
+}
+
+// seeder starts a receiver on host that seeds after it is done, and
+// returns once it has everything.
+func seeder(ctx context.Context, t *testing.T, l *Lab, label, host, words string, o pcpOpts) (*Proc, string, Event) {
+	t.Helper()
+	p, out, _ := swarmRecv(t, l, label, host, words, o, "--seed", "10m")
+	return p, out, p.MustEvent(ctx, "done", nil)
+}
+
 // sourcesJoined counts the peers a receiver fetched from.
 func sourcesJoined(p *Proc) int {
 	n := 0
@@ -60,19 +81,11 @@ func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
 // all three at once, at least 2.5x as fast as the first receiver did from
 // the sender alone.
 func TestLabSwarmThreeSources(t *testing.T) {
-	l := NewLab(t, Config{Nodes: 4})
-	ctx := scenarioCtx(t, 4*time.Minute)
-	src := t.TempDir()
-	makeTree(t, src, bigTree(32<<20), 21)
+	l, ctx, src, sender, words := swarmLab(t, 4, 32<<20, 21, 4*time.Minute)
 	payload := treeSize(t, filepath.Join(src, "payload"))
-	l.SetRate("p1", "20mbit")
-	sender, words := swarmSend(ctx, t, l, "p1", src)
-
 	// No other holder exists yet: r1 fetches from the sender alone.
-	r1, out1, _ := swarmRecv(t, l, "r1", "p2", words, pcpOpts{}, "--seed", "10m")
-	d1 := r1.MustEvent(ctx, "done", nil)
-	r2, out2, _ := swarmRecv(t, l, "r2", "p3", words, pcpOpts{}, "--seed", "10m")
-	r2.MustEvent(ctx, "done", nil)
+	_, out1, d1 := seeder(ctx, t, l, "r1", "p2", words, pcpOpts{})
+	_, out2, _ := seeder(ctx, t, l, "r2", "p3", words, pcpOpts{})
 	l.SetRate("p2", "20mbit")
 	l.SetRate("p3", "20mbit")
 
@@ -109,14 +122,8 @@ func TestLabSwarmThreeSources(t *testing.T) {
 // half done. A receiver that holds everything seeds; the others finish
 // from it and from each other, identical.
 func TestLabSwarmSenderKilled(t *testing.T) {
-	l := NewLab(t, Config{Nodes: 4})
-	ctx := scenarioCtx(t, 4*time.Minute)
-	src := t.TempDir()
-	makeTree(t, src, bigTree(16<<20), 22)
-	l.SetRate("p1", "20mbit")
-	sender, words := swarmSend(ctx, t, l, "p1", src)
-	r1, out1, _ := swarmRecv(t, l, "r1", "p2", words, pcpOpts{}, "--seed", "10m")
-	r1.MustEvent(ctx, "done", nil)
+	l, ctx, src, sender, words := swarmLab(t, 4, 16<<20, 22, 4*time.Minute)
+	_, out1, _ := seeder(ctx, t, l, "r1", "p2", words, pcpOpts{})
 	l.SetRate("p2", "20mbit") // so that the others are still fetching at 50%
 
 	r2, out2, state2 := swarmRecv(t, l, "r2", "p3", words, pcpOpts{}, "--seed", "10m")
@@ -143,17 +150,9 @@ func TestLabSwarmSenderKilled(t *testing.T) {
 // honestly, then flips a byte of every chunk it serves). A receiver drops
 // it, fetches those chunks again from the others, and ends identical.
 func TestLabSwarmCorruptSource(t *testing.T) {
-	l := NewLab(t, Config{Nodes: 4})
-	ctx := scenarioCtx(t, 4*time.Minute)
-	src := t.TempDir()
-	makeTree(t, src, bigTree(16<<20), 23)
-	l.SetRate("p1", "20mbit")
-	sender, words := swarmSend(ctx, t, l, "p1", src)
-	corrupt := pcpOpts{Env: []string{"PCP_LAB_CORRUPT_SEED=1"}}
-	bad, _, _ := swarmRecv(t, l, "corrupt", "p2", words, corrupt, "--seed", "10m")
-	bad.MustEvent(ctx, "done", nil)
-	good, _, _ := swarmRecv(t, l, "good", "p3", words, pcpOpts{}, "--seed", "10m")
-	good.MustEvent(ctx, "done", nil)
+	l, ctx, src, sender, words := swarmLab(t, 4, 16<<20, 23, 4*time.Minute)
+	seeder(ctx, t, l, "corrupt", "p2", words, pcpOpts{Env: []string{"PCP_LAB_CORRUPT_SEED=1"}})
+	seeder(ctx, t, l, "good", "p3", words, pcpOpts{})
 	l.SetRate("p3", "20mbit") // the corrupt source, unlimited, is the fastest
 
 	r, out, state := swarmRecv(t, l, "r", "p4", words, pcpOpts{}, "--no-seed")
@@ -184,14 +183,9 @@ func TestLabSwarmCorruptSource(t *testing.T) {
 // serve each other (without seeding, each would fetch all of it from the
 // sender: five times).
 func TestLabSwarmFiveReceivers(t *testing.T) {
-	l := NewLab(t, Config{Nodes: 6})
-	ctx := scenarioCtx(t, 5*time.Minute)
-	src := t.TempDir()
-	makeTree(t, src, bigTree(16<<20), 24)
+	l, ctx, src, sender, words := swarmLab(t, 6, 16<<20, 24, 5*time.Minute)
 	payload := treeSize(t, filepath.Join(src, "payload"))
-	l.SetRate("p1", "20mbit")
 	_, tx0 := l.LinkBytes("p1")
-	sender, words := swarmSend(ctx, t, l, "p1", src)
 
 	type rx struct {
 		p          *Proc

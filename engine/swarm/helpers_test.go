@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -123,7 +124,7 @@ type fake struct {
 
 	mu        sync.Mutex
 	asked     map[uint32]int
-	order     []uint32 // every chunk asked, in the order asked
+	batches   [][]uint32 // every Fetch call's chunks, as asked
 	sent      map[uint32]bool
 	delivered int
 	notHeld   []uint32 // asked for chunks the have-map lacks
@@ -141,9 +142,9 @@ func (f *fake) Fetch(ctx context.Context, chunks []uint32, got func(uint32, []by
 	}
 	var bytes int64
 	f.mu.Lock()
+	f.batches = append(f.batches, slices.Clone(chunks))
 	for _, i := range chunks {
 		f.asked[i]++
-		f.order = append(f.order, i)
 		if !f.have.Has(i) {
 			f.notHeld = append(f.notHeld, i)
 		}
