@@ -14,7 +14,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/pcp-p2p/pcp/discovery"
-	"github.com/pcp-p2p/pcp/engine/p2p"
 	"github.com/pcp-p2p/pcp/engine/swarm"
 	"github.com/pcp-p2p/pcp/engine/wire"
 )
@@ -107,9 +106,7 @@ func (g *swarmSources) join(ctx context.Context, s *swarm.Scheduler, idx *swarm.
 	if p == g.first {
 		ps.renew, ps.better = g.op.renew, g.op.better
 	} else {
-		ps.better = func(s io.ReadWriteCloser) bool {
-			return relayedStream(s) && p2p.PathOf(g.h, p) == p2p.PathDirect
-		}
+		ps.better = func(s io.ReadWriteCloser) bool { return betterPath(g.h, p, s) }
 	}
 	sp, err := s.Add(g.r.root, set, ps)
 	if err != nil {

@@ -113,10 +113,7 @@ func (o *p2pOpener) openData(ctx context.Context) (io.ReadWriteCloser, error) {
 	}
 }
 
-func (o *p2pOpener) better(s io.ReadWriteCloser) bool {
-	ns, ok := unpaced(s).(sessStream)
-	return ok && p2p.IsRelayed(ns.Conn()) && p2p.PathOf(o.h, o.peer()) == p2p.PathDirect
-}
+func (o *p2pOpener) better(s io.ReadWriteCloser) bool { return betterPath(o.h, o.peer(), s) }
 
 // openTimeout bounds one attempt to open a data stream: 20 s, or what is
 // left of NoPathWait while only limited connections exist (the wait starts

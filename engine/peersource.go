@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/pcp-p2p/pcp/engine/p2p"
 	"github.com/pcp-p2p/pcp/engine/swarm"
@@ -106,7 +108,7 @@ func (p *peerSource) Fetch(ctx context.Context, chunks []uint32, got func(uint32
 		}
 		// A stream abandoned mid-batch is reset, so the peer stops sending.
 		stop := context.AfterFunc(ctx, func() { abort(ss.s) })
-		moved, stopWatch := p.watchPath(ss)
+		moved, stopWatch := p.watchPath(ctx, ss)
 		n, err := p.fetch(ss, chunks, got)
 		stopWatch()
 		if stop() && err == nil {
@@ -201,36 +203,29 @@ func (p *peerSource) fetch(ss *sourceStream, chunks []uint32, got func(uint32, [
 // stop ends the watch. Only a relayed stream opened while no better path
 // existed is watched: one opened on the relay despite a direct connection
 // would move again and again.
-func (p *peerSource) watchPath(ss *sourceStream) (moved *atomic.Bool, stop func()) {
+func (p *peerSource) watchPath(ctx context.Context, ss *sourceStream) (moved *atomic.Bool, stop func()) {
 	moved = new(atomic.Bool)
 	if p.better == nil || !relayedStream(ss.s) || p.better(ss.s) {
 		return moved, func() {}
 	}
-	done, ended := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(ended)
-		t := time.NewTicker(migrateCheck)
-		defer t.Stop()
-		for {
-			select {
-			case <-t.C:
-				if p.better(ss.s) {
-					moved.Store(true)
-					abort(ss.s) // unblocks fetch now
-					return
-				}
-			case <-done:
-				return
-			}
+	return moved, every(ctx, migrateCheck, func() {
+		if !moved.Load() && p.better(ss.s) {
+			moved.Store(true)
+			abort(ss.s) // unblocks fetch now
 		}
-	}()
-	return moved, func() { close(done); <-ended }
+	})
 }
 
 // relayedStream reports whether s runs over a relayed connection.
 func relayedStream(s io.ReadWriteCloser) bool {
 	c, ok := unpaced(s).(interface{ Conn() network.Conn })
 	return ok && p2p.IsRelayed(c.Conn())
+}
+
+// betterPath reports whether stream s runs on a relay while a direct
+// connection to id exists.
+func betterPath(h host.Host, id peer.ID, s io.ReadWriteCloser) bool {
+	return relayedStream(s) && p2p.PathOf(h, id) == p2p.PathDirect
 }
 
 // take returns an idle stream, or opens one while fewer than maxStreams

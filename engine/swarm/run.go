@@ -136,16 +136,17 @@ func (s *Scheduler) pick(p *Peer) ([]uint32, int64) {
 			}
 			return w
 		}, func(i uint32) bool {
-			if s.excluded(i, p) || slices.Contains(b.chunks, i) {
+			if s.excluded(i, p) {
 				return true
 			}
-			return b.take(i, s.cost(i))
+			if !b.take(i, s.cost(i)) {
+				return false
+			}
+			s.pending.Remove(i) // so that the second pass skips it
+			return true
 		})
 	}
 	if len(b.chunks) > 0 {
-		for _, i := range b.chunks {
-			s.pending.Remove(i)
-		}
 		s.waiting -= len(b.chunks)
 		return b.chunks, b.bytes
 	}
