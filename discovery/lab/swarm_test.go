@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -64,6 +65,18 @@ func sourcesJoined(p *Proc) int {
 		}
 	}
 	return n
+}
+
+// chunksBySource says how many chunks a receiver got from each peer.
+func chunksBySource(p *Proc) string {
+	var b strings.Builder
+	for _, e := range p.Events("source") {
+		if !e.Bool("joined") && e.Str("other_root") == "" {
+			peer := e.Str("peer")
+			fmt.Fprintf(&b, " %s:%d", peer[max(0, len(peer)-6):], e.Int("chunks"))
+		}
+	}
+	return b.String()
 }
 
 // reached returns a match for progress events at or past frac of the total.
@@ -201,19 +214,21 @@ func TestLabSwarmFiveReceivers(t *testing.T) {
 	}
 	for _, r := range rs {
 		d := r.p.MustEvent(ctx, "done", nil)
-		t.Logf("%s: done in %s, %d sources, %s verified", r.p.Label, d.Str("duration"), sourcesJoined(r.p), mib(d.Int("fetched_bytes")))
+		t.Logf("%s: done in %s, %d sources, %s verified; chunks by source%s", r.p.Label, d.Str("duration"), sourcesJoined(r.p), mib(d.Int("fetched_bytes")), chunksBySource(r.p))
 	}
 	_, tx := l.LinkBytes("p1")
 	sent := tx - tx0
 	t.Logf("the sender's uplink carried %s for a %s payload and 5 receivers: %.2fx", mib(sent), mib(payload), float64(sent)/float64(payload))
-	// Issue 14 asks for about 2x. Idle runs give 1.8-2.1x, one beside two
-	// CPU hogs 2.47x: a receiver announces chunks once they are durable
-	// (commit batches), and meanwhile others ask the sender for them. The
-	// bound here is what holds under load, and still fails without
-	// re-seeding (5x) or with the scheduler before it spared the sender
-	// (3.4-3.6x).
-	if float64(sent) > 3*float64(payload) {
-		t.Errorf("the sender's uplink carried %.2fx the payload, want at most 3x (about 2x on an idle machine)", float64(sent)/float64(payload))
+	for _, e := range sender.Events("receiver_done") {
+		t.Logf("the sender put %s on the wire for %s", mib(e.Int("wire_bytes")), e.Str("peer"))
+	}
+	// Issue 14 asks for about 2x. Beside two CPU hogs: 1.44-2.17x in 11
+	// runs (median 1.84x). It was 2.2-2.7x before a source's window could
+	// fall to one chunk and calls whose chunks came elsewhere were cut,
+	// 3.4-3.6x before the scheduler spared the sender, and would be 5x
+	// without re-seeding.
+	if float64(sent) > 2.5*float64(payload) {
+		t.Errorf("the sender's uplink carried %.2fx the payload, want at most about 2x (2.5x)", float64(sent)/float64(payload))
 	}
 	for _, r := range rs {
 		compareTrees(t, filepath.Join(src, "payload"), filepath.Join(r.out, "payload"))

@@ -58,18 +58,21 @@
 // discarded. The bytes in flight never exceed the global window, however
 // many sources there are: the receiver's chunk memory is bounded by it.
 //
-// A source's window adapts: it starts at Options.SourceWindow (4 chunks),
+// A source's window adapts: it starts at Options.SourceWindow (2 chunks),
 // grows by the cost of each chunk verified from it (slow start: it doubles
 // every time a window's worth arrives), up to the global window and to
 // about a second of what the source has delivered since it was first asked
 // (a shared, slow uplink is not asked for more than it can send before
-// another source could give the same chunks), and halves, to no less than
-// two chunks, when a chunk from it fails verification or when another
-// source delivered first a chunk it had been asked for. A source that
-// delivers faster therefore
-// holds more of the global window. A source gets a new batch (at most
-// Options.MaxBatch chunks and half its window) once half its window is
-// free, so a source has about two batches in flight: requests pipeline.
+// another source could give the same chunks), and halves when a chunk from
+// it fails verification or when another source delivered first a chunk it
+// had been asked for. It never falls below two chunks while it is the only
+// source, one while others serve too. A source that delivers faster
+// therefore holds more of the global window. A source gets a new batch (at
+// most Options.MaxBatch chunks and half its window) once half its window
+// is free, so a source has about two batches in flight: requests pipeline.
+// A Fetch call whose chunks all came (some from other sources) is
+// cancelled, so that its source stops sending copies nobody wants; it does
+// not count against the source.
 //
 // Memory per source is its have-map (Total/8 bytes) and a few counters;
 // the scheduler's own state is two Sets of Total bits (waiting, done),

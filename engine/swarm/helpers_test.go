@@ -121,6 +121,8 @@ type fake struct {
 	onDeliver func(n int)
 	// onFetch runs at the start of each Fetch call.
 	onFetch func()
+	// onReturn runs when a Fetch call returns, with what it returns.
+	onReturn func(error)
 
 	mu        sync.Mutex
 	asked     map[uint32]int
@@ -134,7 +136,10 @@ func newFake(total uint32, have *Set, tr *tracker) *fake {
 	return &fake{total: total, have: have.Clone(), tr: tr, asked: make(map[uint32]int), sent: make(map[uint32]bool)}
 }
 
-func (f *fake) Fetch(ctx context.Context, chunks []uint32, got func(uint32, []byte)) error {
+func (f *fake) Fetch(ctx context.Context, chunks []uint32, got func(uint32, []byte)) (err error) {
+	if f.onReturn != nil {
+		defer func() { f.onReturn(err) }()
+	}
 	f.tr.calls.Add(1)
 	defer f.tr.calls.Add(-1)
 	if f.onFetch != nil {

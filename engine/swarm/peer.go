@@ -120,7 +120,7 @@ func (p *Peer) Stats() PeerStats {
 func (p *Peer) grow(n int64) {
 	limit := p.s.window
 	if el := time.Since(p.start).Seconds(); el > 0 {
-		limit = max(int64(float64(p.bytes)/el*windowTime.Seconds()), p.s.minWin)
+		limit = max(int64(float64(p.bytes)/el*windowTime.Seconds()), p.s.minWindow(p))
 	}
 	p.window = min(p.window+n, p.s.window, limit)
 	p.maxWindow = max(p.maxWindow, p.window)
@@ -131,5 +131,17 @@ const windowTime = time.Second
 
 // shrink halves the window, to no less than two chunks.
 func (p *Peer) shrink() {
-	p.window = max(p.window/2, p.s.minWin)
+	p.window = max(p.window/2, p.s.minWindow(p))
+}
+
+// minWindow is the least window of p: two chunks, so that a source alone
+// is never idle while its next chunk is asked for; one chunk while other
+// sources serve too, so that a slow source shared by several receivers
+// (a sender's uplink) has as little as possible queued that they may get
+// from each other sooner. s.mu is held.
+func (s *Scheduler) minWindow(p *Peer) int64 {
+	if s.othersLive(p) {
+		return s.unit
+	}
+	return s.minWin
 }

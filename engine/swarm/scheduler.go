@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 
 	"github.com/pcp-p2p/pcp/manifest"
@@ -59,8 +58,10 @@ type Options struct {
 	// sources together. 0 means DefaultWindow; it is never less than two
 	// chunks (two of Want.MaxCost).
 	Window int64
-	// SourceWindow is a new source's window. 0 means 4 chunks. A source's
-	// window is never less than two chunks nor more than Window.
+	// SourceWindow is a new source's window; at least (and by default) two
+	// chunks, at most Window. In a lab of five receivers behind one 20 Mbit
+	// sender, four chunks each at the start were most of what its uplink
+	// sent twice.
 	SourceWindow int64
 	// MaxBatch is the most chunks in one Fetch call. 0 means 256; at most
 	// wire.MaxRefs.
@@ -115,11 +116,6 @@ type Scheduler struct {
 	pending *Set          // needed, not done, in flight nowhere
 	waiting int           // pending.Count()
 	lo      int           // no word of pending below lo has a bit set
-	// spread is where, in chunks past lo's, this receiver starts looking for
-	// chunks only one source holds (run.go, pick): random, so that
-	// receivers of one sender ask it for different chunks, and get the
-	// rest from each other.
-	spread  uint64
 	done    *Set
 	left    int // needed and not yet verified
 	flights map[uint32]*flight
@@ -139,7 +135,18 @@ type Scheduler struct {
 // endgame) and whether a copy is being verified.
 type flight struct {
 	holders   []*Peer
+	calls     []*call // calls[k] is the Fetch call that asked holders[k]
 	verifying bool
+}
+
+// call is one Fetch call in flight. A call whose every chunk was verified
+// (some from faster sources) is cut: cancelled, so that its source stops
+// sending copies nobody wants, and not counted against the source.
+type call struct {
+	chunks []uint32
+	cancel context.CancelFunc
+	got    int // chunks it delivered
+	cut    bool
 }
 
 func (f *flight) holds(p *Peer) bool {
@@ -183,10 +190,6 @@ func New(w Want, verify Verify, opts Options) *Scheduler {
 		done:    NewSet(w.Total),
 		flights: make(map[uint32]*flight),
 		exclude: make(map[uint32][]*Peer),
-		spread:  rand.Uint64(),
-	}
-	if opts.SourceWindow == 0 {
-		s.srcWin = min(4*cs, win)
 	}
 	if s.batch <= 0 {
 		s.batch = 256

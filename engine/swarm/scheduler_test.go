@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestOneSource(t *testing.T) {
@@ -486,5 +487,72 @@ func TestCorruptOnceOnlySource(t *testing.T) {
 	}
 	if f.asked[5] != 2 || p.Stats().Bad != 1 || p.Stats().Err != nil {
 		t.Fatalf("chunk 5 asked %d times (want 2), bad %d, err %v", f.asked[5], p.Stats().Bad, p.Stats().Err)
+	}
+}
+
+// A call whose chunks all came from a faster source is cut: its source is
+// not made to send copies nobody wants, and is not dropped for it. A and D
+// are slow (gated); A alone holds 0 and 1 and is asked for them (one call
+// each: a call is half a window), D for 2 and 3. B joins holding 1 and,
+// idle, is asked for it (the endgame). Once B delivered it, A's call for
+// chunk 1 is cancelled before A sends a byte of it, and A stays a source.
+func TestCallCutWhenItsChunksCameElsewhere(t *testing.T) {
+	const n = 4
+	w := newWorld(t, n, nil, Options{SourceWindow: 2 * chunkLen})
+	a, pa := w.add(t, FullSet(n))
+	d, pd := w.add(t, rangeSet(n, 2, 4))
+	a.gate, d.gate = make(chan struct{}, n), make(chan struct{}, n)
+	started := func() (func(), chan struct{}) { // closes its channel at the first call
+		ch := make(chan struct{})
+		var once sync.Once
+		return func() { once.Do(func() { close(ch) }) }, ch
+	}
+	var aStarted, dStarted chan struct{}
+	a.onFetch, aStarted = started()
+	d.onFetch, dStarted = started()
+	aReturned := make(chan error, 4)
+	a.onReturn = func(err error) { aReturned <- err }
+	b := newFake(n, rangeSet(n, 1, 2), w.tr)
+	bDelivered := make(chan struct{}, 1)
+	b.onDeliver = func(int) { bDelivered <- struct{}{} }
+
+	done := make(chan error, 1)
+	go func() { done <- w.run(t, a, b, d) }()
+	<-aStarted
+	<-dStarted
+	pb, err := w.s.Add(testRoot, b.have, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-bDelivered // chunk 1 came from B (and was verified) while A holds it in flight
+	// The cut happened before B's delivery returned; A's call ends at once.
+	// The timer only keeps a broken scheduler from hanging the suite.
+	select {
+	case err := <-aReturned:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("A's call returned %v, want it cut (context.Canceled); A asked %v, B %v", err, a.batches, b.batches)
+		}
+	case <-time.After(time.Minute):
+		t.Errorf("A's call for chunk 1 still runs after B delivered it; A asked %v", a.batches)
+		a.gate <- struct{}{}
+	}
+	a.gate <- struct{}{}
+	d.gate <- struct{}{}
+	d.gate <- struct{}{}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	w.c.exactlyOnce(t, w.need)
+	if a.sent[1] {
+		t.Error("A sent chunk 1 after B had delivered it")
+	}
+	if st := pa.Stats(); st.Err != nil || st.Delivered != 1 {
+		t.Errorf("A: %+v, want 1 chunk delivered and not dropped", st)
+	}
+	if st := pb.Stats(); st.Delivered != 1 || b.asked[1] != 1 {
+		t.Errorf("B: %+v, asked %v; want chunk 1 from it", st, b.asked)
+	}
+	if st := pd.Stats(); st.Delivered != 2 {
+		t.Errorf("D delivered %d, want 2", st.Delivered)
 	}
 }
