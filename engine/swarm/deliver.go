@@ -125,7 +125,7 @@ func (s *Scheduler) cutIfDone(c *call) {
 	if c.cut || c.got == len(c.chunks) {
 		return
 	}
-	for _, i := range c.chunks {
+	for _, i := range slices.Backward(c.chunks) { // the undelivered are last
 		if !s.done.Has(i) {
 			return
 		}
