@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -181,6 +182,10 @@ type ReceiveOptions struct {
 	// transfer selected (the resume log records it). A selection joins
 	// the recorded one: what was selected stays selected.
 	Select Selection
+	// Pick, if set, chooses the selection once the manifest is in, from
+	// the offer's top-level entries (pick.go): what it returns is used as
+	// Select. An error declines the offer (wrap ErrDeclined to say so).
+	Pick func(ctx context.Context, top []TopEntry) (Selection, error)
 	// Stdout, if set, takes the offer's one file instead of a destination
 	// directory (stdout.go): only verified bytes, in order, from byte 0.
 	// The file is received into a private directory in the state

@@ -38,6 +38,7 @@
 //	                to later receivers of the offer, with have-map updates as it goes
 //	plan.go         what is present, complete, resumable, conflicting
 //	selection.go    the part of an offer to receive (--only/--skip); selectplan.go marks it in the plan
+//	pick.go         the offer's top-level entries, and a selection of some of them (--pick)
 //	stage.go        the staging directory: opened without following links, cleaned, repairs copied
 //	finish.go       a run: the committer beside the fetch, then modes, times and symlinks once every file is in place
 //	send.go         Send: host, discovery, the walk, shutdown

@@ -345,7 +345,7 @@ func Receive(ctx context.Context, opts ReceiveOptions) (*Summary, error) {
 		refused.Offer.Root, refused.Offer.Peer, refused.Offer.Path = root.String(), ap.info.ID.String(), path
 		return decline(refused)
 	}
-	if errors.Is(err, ErrNothingSelected) {
+	if errors.Is(err, ErrDeclined) { // nothing selected, or declined at Pick
 		return decline(err)
 	}
 	if err != nil {

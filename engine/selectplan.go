@@ -34,6 +34,15 @@ func (r *receiver) selectPart(ctx context.Context, p *plan) error {
 		return err
 	}
 	sel := r.opts.Select
+	if r.opts.Pick != nil {
+		top, err := topEntries(ctx, r.t)
+		if err != nil {
+			return err
+		}
+		if sel, err = r.opts.Pick(ctx, top); err != nil {
+			return err
+		}
+	}
 	switch {
 	case rec.IsZero():
 	case sel.IsZero():

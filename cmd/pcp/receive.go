@@ -142,6 +142,12 @@ func (a *app) receive(ctx context.Context, args []string, f *recvFlags) error {
 	u := a.newUI("receive")
 	u.setRateLimit(bps)
 	pr := newPrompter(a.stdin, a.stderr)
+	if f.sel.pick && f.stdout {
+		return usageError{errors.New("--pick chooses among files to write to a directory: not with --stdout")}
+	}
+	if f.sel.pick && !pr.interactive() {
+		return usageError{errors.New("--pick asks on the terminal, and standard input is not one: choose with --only/--skip")}
+	}
 	words := receiveWords(args, f.passphrase, os.Getenv)
 	if words == "" {
 		if words, err = pr.secret(ctx, "Passphrase (the words the sender shows): "); err != nil {
@@ -195,6 +201,21 @@ func (a *app) receive(ctx context.Context, args []string, f *recvFlags) error {
 		}
 		return ok
 	}
+	var pick func(context.Context, []engine.TopEntry) (engine.Selection, error)
+	if f.sel.pick {
+		pick = func(ctx context.Context, top []engine.TopEntry) (engine.Selection, error) {
+			atPrompt = true
+			names, err := pr.pick(ctx, top)
+			atPrompt = ctx.Err() != nil
+			if errors.Is(err, errNoAnswer) {
+				noAnswer = true
+			}
+			if err != nil {
+				return engine.Selection{}, fmt.Errorf("%w at the prompt: %w", engine.ErrDeclined, err)
+			}
+			return engine.PickSelection(top, names)
+		}
+	}
 	resolve := func(o engine.Offer) engine.Resolution {
 		u.offerAs(o, dest, mode)
 		conflictCount = o.ConflictCount
@@ -247,6 +268,7 @@ func (a *app) receive(ctx context.Context, args []string, f *recvFlags) error {
 		RateLimit:     bps,
 		Reverify:      f.reverify,
 		Select:        sel,
+		Pick:          pick,
 		Patience:      f.patience,
 		Seed:          f.seed,
 		NoSeed:        f.noSeed,

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -13,6 +14,7 @@ import (
 // selectFlags are `pcp receive --only/--skip`: the part of an offer to take.
 type selectFlags struct {
 	only, skip []string
+	pick       bool
 }
 
 const selectHelp = `
@@ -31,7 +33,11 @@ matches nothing is refused before anything moves (exit 7).
 The resume log records the selection: running the receive again without
 --only/--skip continues with it, and running it with a new one adds to it
 (what was selected stays selected; --only '**' takes the rest). 'pcp verify'
-then checks the selected part and counts the rest as not selected.`
+then checks the selected part and counts the rest as not selected.
+
+--pick asks instead, once the offer is in: it lists the entries at the top of
+the offer, numbered, and takes the numbers typed (1,3 or 2-4; Enter for all)
+as --only of those names. It needs a terminal on standard input.`
 
 const selectExamples = `
   pcp receive --only photos/ lemon-orbit-tiger-salad
@@ -42,12 +48,16 @@ func (f *selectFlags) register(cmd *cobra.Command) {
 	fs := cmd.Flags()
 	fs.StringArrayVar(&f.only, "only", nil, "receive only entries matching this glob (repeatable; see Selective receive below)")
 	fs.StringArrayVar(&f.skip, "skip", nil, "do not receive entries matching this glob (repeatable; wins over --only)")
+	fs.BoolVar(&f.pick, "pick", false, "list the offer's top-level entries and ask which to receive (needs a terminal; instead of --only/--skip)")
 	cmd.Long += selectHelp
 	cmd.Example += selectExamples
 }
 
 // selection validates the patterns once, here; the engine gets the typed value.
 func (f *selectFlags) selection() (engine.Selection, error) {
+	if f.pick && (len(f.only) > 0 || len(f.skip) > 0) {
+		return engine.Selection{}, usageError{errors.New("--pick asks which entries to receive: not with --only or --skip")}
+	}
 	s, err := engine.NewSelection(f.only, f.skip)
 	if err != nil {
 		return engine.Selection{}, usageError{err}
