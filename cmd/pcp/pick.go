@@ -25,14 +25,9 @@ func (p *prompter) pick(ctx context.Context, top []engine.TopEntry) ([]string, e
 		fmt.Fprintf(p.errw, "  %*d  %s\n", w, i+1, describeTop(e))
 	}
 	for {
-		fmt.Fprint(p.errw, "Receive which? Numbers or ranges (1,3 or 2-4), Enter for all: ")
-		s, err := p.line(ctx)
+		s, err := p.ask(ctx, "Receive which? Numbers or ranges (1,3 or 2-4), Enter for all: ")
 		if err != nil {
-			fmt.Fprintln(p.errw)
 			return nil, err
-		}
-		if !p.interactive() { // the answer was not echoed: show it
-			fmt.Fprintln(p.errw, s)
 		}
 		idx, err := parsePick(s, len(top))
 		if err != nil {

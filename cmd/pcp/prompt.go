@@ -89,16 +89,26 @@ func (p *prompter) interactive() bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// yesNo asks a y/N question; anything but y/yes is no.
-func (p *prompter) yesNo(ctx context.Context, question string) (bool, error) {
-	fmt.Fprintf(p.errw, "%s [y/N] ", question)
+// ask writes question and reads the answer, one line; an answer that was
+// not echoed (not a terminal) is shown after the question.
+func (p *prompter) ask(ctx context.Context, question string) (string, error) {
+	fmt.Fprint(p.errw, question)
 	s, err := p.line(ctx)
 	if err != nil {
 		fmt.Fprintln(p.errw)
-		return false, err
+		return "", err
 	}
-	if !p.interactive() { // the answer was not echoed: show it
+	if !p.interactive() {
 		fmt.Fprintln(p.errw, s)
+	}
+	return s, nil
+}
+
+// yesNo asks a y/N question; anything but y/yes is no.
+func (p *prompter) yesNo(ctx context.Context, question string) (bool, error) {
+	s, err := p.ask(ctx, question+" [y/N] ")
+	if err != nil {
+		return false, err
 	}
 	switch strings.ToLower(s) {
 	case "y", "yes":
@@ -115,14 +125,9 @@ func (p *prompter) conflict(ctx context.Context, n int) (engine.Resolution, erro
 	if n != 1 {
 		them = "them"
 	}
-	fmt.Fprintf(p.errw, "Replace %s, skip %s and receive the rest, or cancel? [r/s/C] ", them, them)
-	s, err := p.line(ctx)
+	s, err := p.ask(ctx, fmt.Sprintf("Replace %s, skip %s and receive the rest, or cancel? [r/s/C] ", them, them))
 	if err != nil {
-		fmt.Fprintln(p.errw)
 		return engine.ResolveCancel, err
-	}
-	if !p.interactive() { // the answer was not echoed: show it
-		fmt.Fprintln(p.errw, s)
 	}
 	switch strings.ToLower(s) {
 	case "r", "replace":
