@@ -151,6 +151,10 @@ func TestPickOnTTY(t *testing.T) {
 			t.Errorf("%s: %v, or it differs", filepath.Base(f), err)
 		}
 	}
+	// The bar's last frame counts the selected files, not the offer's.
+	if strings.Contains(ts.text(), "25/25 files") || !strings.Contains(ts.text(), "2/2 files") {
+		t.Errorf("the progress bar does not end at the 2 files selected:\n%s", ts.text())
+	}
 	if _, err := os.Lstat(filepath.Join(dest, "tree")); err == nil {
 		t.Error("tree received, but not picked")
 	}

@@ -51,13 +51,18 @@ func (u *ui) barText(e engine.ProgressEvent) string {
 }
 
 // lastFrame draws the bar's final frame with the totals of s before it is
-// closed: every file, the bytes of this run, the streams used.
+// closed: every file (every selected one, of a partial receive), the bytes
+// of this run, the streams used.
 func (u *ui) lastFrame(s engine.Summary) {
 	if u.bar == nil || u.bar.IsFinished() {
 		return
 	}
 	e := u.lastProg
-	e.Files, e.FilesTotal, e.Current = s.Files, s.Files, ""
+	files := s.Files
+	if s.Partial {
+		files = s.SelectedFiles
+	}
+	e.Files, e.FilesTotal, e.Current = files, files, ""
 	e.Streams = max(s.Streams, u.maxStreams)
 	if s.Path != "" {
 		e.Path, e.Transport = s.Path, s.Transport
