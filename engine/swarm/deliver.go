@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 )
 
@@ -12,14 +11,13 @@ import (
 // is held.
 func (s *Scheduler) launch(p *Peer, chunks []uint32, bytes int64) {
 	ctx, cancel := context.WithCancel(p.ctx)
-	c := &call{chunks: chunks, cancel: cancel}
+	c := &call{p: p, chunks: chunks, delivered: make([]bool, len(chunks)), cancel: cancel}
 	for _, i := range chunks {
 		f := s.flights[i]
 		if f == nil {
 			f = &flight{}
 			s.flights[i] = f
 		}
-		f.holders = append(f.holders, p)
 		f.calls = append(f.calls, c)
 	}
 	if p.start.IsZero() {
@@ -33,39 +31,25 @@ func (s *Scheduler) launch(p *Peer, chunks []uint32, bytes int64) {
 	go func() {
 		defer s.wg.Done()
 		defer cancel()
-		// What this call delivered: a chunk that failed verification may be
-		// asked of p again (in another call) before this one returns, and
-		// that flight is not this call's to account for.
-		var mu sync.Mutex
-		delivered := make([]bool, len(chunks))
-		err := p.src.Fetch(ctx, chunks, func(i uint32, data []byte) {
-			if k := slices.Index(chunks, i); k >= 0 { // not sorted: pick may wrap
-				mu.Lock()
-				delivered[k] = true
-				mu.Unlock()
-			}
-			s.got(p, i, data)
-		})
-		s.fetched(p, c, delivered, err)
+		err := p.src.Fetch(ctx, chunks, func(i uint32, data []byte) { s.got(c, i, data) })
+		s.fetched(c, err)
 	}()
 }
 
-// got handles one chunk p delivered: verified once, the first copy to
-// arrive; a later copy, a copy from a dropped source, or one Run no longer
-// wants is discarded unverified.
-func (s *Scheduler) got(p *Peer, i uint32, data []byte) {
+// got handles one chunk delivered by c's source p: verified once, the
+// first copy to arrive; a later copy, a copy from a dropped source, or one
+// Run no longer wants is discarded unverified.
+func (s *Scheduler) got(c *call, i uint32, data []byte) {
+	p := c.p
 	s.mu.Lock()
-	f := s.flights[i]
-	k := -1
-	if f != nil {
-		k = slices.Index(f.holders, p)
+	if k := slices.Index(c.chunks, i); k >= 0 { // not sorted: pick may wrap
+		c.delivered[k] = true
 	}
-	if k < 0 {
+	f := s.flights[i]
+	if f == nil || f.at(p) < 0 {
 		s.mu.Unlock() // not asked of p, or delivered twice: ignored
 		return
 	}
-	fc := f.calls[k]
-	fc.got++
 	if s.done.Has(i) || f.verifying || p.err != nil || s.stopped {
 		if s.done.Has(i) {
 			s.dups++
@@ -84,7 +68,7 @@ func (s *Scheduler) got(p *Peer, i uint32, data []byte) {
 	defer s.signal()
 	defer s.mu.Unlock()
 	f.verifying = false
-	c := s.cost(i)
+	cost := s.cost(i)
 	switch {
 	case err != nil:
 		if s.err == nil {
@@ -94,16 +78,16 @@ func (s *Scheduler) got(p *Peer, i uint32, data []byte) {
 		s.done.Add(i)
 		s.left--
 		p.delivered++
-		p.bytes += c
-		p.grow(c)
-		for k, q := range f.holders {
-			if q != p { // q was asked first and was slower
-				q.stolen++
-				q.shrink()
-				s.cutIfDone(f.calls[k])
+		p.bytes += cost
+		p.grow(cost)
+		for _, q := range f.calls {
+			if q.p != p { // q was asked first and was slower
+				q.p.stolen++
+				q.p.shrink()
+				s.cutIfDone(q)
 			}
 		}
-		s.cutIfDone(fc) // what it has yet to send came from others
+		s.cutIfDone(c) // what it has yet to send came from others
 	default:
 		p.bad++
 		p.shrink()
@@ -122,29 +106,34 @@ func (s *Scheduler) got(p *Peer, i uint32, data []byte) {
 // peer for a chunk in flight at the sender), about a third of its uplink.
 // s.mu is held.
 func (s *Scheduler) cutIfDone(c *call) {
-	if c.cut || c.got == len(c.chunks) {
+	if c.cut {
 		return
 	}
-	for _, i := range slices.Backward(c.chunks) { // the undelivered are last
+	owed := false                                 // the call has chunks yet to send
+	for k, i := range slices.Backward(c.chunks) { // the undelivered are last
 		if !s.done.Has(i) {
 			return
 		}
+		owed = owed || !c.delivered[k]
 	}
-	c.cut = true
-	c.cancel()
+	if owed {
+		c.cut = true
+		c.cancel()
+	}
 }
 
-// fetched ends one Fetch call: chunks p did not deliver go back to wait
-// for another source, and a call that failed, or returned without
+// fetched ends Fetch call c: chunks its source p did not deliver go back
+// to wait for another source, and a call that failed, or returned without
 // delivering them all, drops p, unless the call was cut.
-func (s *Scheduler) fetched(p *Peer, c *call, delivered []bool, err error) {
+func (s *Scheduler) fetched(c *call, err error) {
+	p := c.p
 	s.mu.Lock()
 	missed := 0
 	for k, i := range c.chunks {
-		if delivered[k] {
+		if c.delivered[k] {
 			continue // got accounted for it
 		}
-		if f := s.flights[i]; f != nil && f.holds(p) {
+		if f := s.flights[i]; f != nil && f.at(p) >= 0 {
 			s.release(p, i, f)
 			missed++
 		}
@@ -166,13 +155,12 @@ func (s *Scheduler) fetched(p *Peer, c *call, delivered []bool, err error) {
 // cost back, and a chunk in flight nowhere else that is not done waits
 // again. s.mu is held.
 func (s *Scheduler) release(p *Peer, i uint32, f *flight) {
-	k := slices.Index(f.holders, p)
-	f.holders = slices.Delete(f.holders, k, k+1)
+	k := f.at(p)
 	f.calls = slices.Delete(f.calls, k, k+1)
 	c := s.cost(i)
 	p.out -= c
 	s.out -= c
-	if len(f.holders) > 0 || f.verifying {
+	if len(f.calls) > 0 || f.verifying {
 		return
 	}
 	delete(s.flights, i)

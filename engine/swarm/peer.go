@@ -111,7 +111,7 @@ func (p *Peer) Stats() PeerStats {
 // grow widens the window by a verified chunk's cost (slow start: it doubles
 // each time a window's worth is verified), up to the global window, and to
 // about windowTime of what the source has delivered since it was first
-// asked (never below two chunks). A slow source, such as a sender's uplink
+// asked (never below minWindow). A slow source, such as a sender's uplink
 // shared by many receivers, is then not asked for much more than it can
 // send before another source could give the same chunks: what it has
 // queued cannot be taken back. Five receivers behind one 20 Mbit sender
@@ -129,7 +129,7 @@ func (p *Peer) grow(n int64) {
 // windowTime is how much of a source's delivery rate its window holds.
 const windowTime = time.Second
 
-// shrink halves the window, to no less than two chunks.
+// shrink halves the window, to no less than minWindow.
 func (p *Peer) shrink() {
 	p.window = max(p.window/2, p.s.minWindow(p))
 }

@@ -231,7 +231,7 @@ func (s *Scheduler) othersHave(p *Peer, k int) uint64 {
 func (s *Scheduler) endgame(p *Peer, b *batch) {
 	var cand []uint32
 	for i, f := range s.flights {
-		if len(f.holders) == 1 && f.holders[0] != p && !f.verifying && !s.done.Has(i) &&
+		if len(f.calls) == 1 && f.calls[0].p != p && !f.verifying && !s.done.Has(i) &&
 			p.have.Has(i) && !s.excluded(i, p) {
 			cand = append(cand, i)
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 
 	"github.com/pcp-p2p/pcp/manifest"
@@ -131,31 +132,32 @@ type Scheduler struct {
 	holds   int // Hold calls not yet released
 }
 
-// flight is a chunk in flight: the sources asked for it (two in the
-// endgame) and whether a copy is being verified.
+// flight is a chunk in flight: the Fetch calls that asked a source for it
+// (one per source; two in the endgame) and whether a copy is being
+// verified.
 type flight struct {
-	holders   []*Peer
-	calls     []*call // calls[k] is the Fetch call that asked holders[k]
+	calls     []*call
 	verifying bool
+}
+
+// at returns the index in f.calls of p's call, or -1.
+func (f *flight) at(p *Peer) int {
+	return slices.IndexFunc(f.calls, func(c *call) bool { return c.p == p })
 }
 
 // call is one Fetch call in flight. A call whose every chunk was verified
 // (some from faster sources) is cut: cancelled, so that its source stops
 // sending copies nobody wants, and not counted against the source.
 type call struct {
+	p      *Peer
 	chunks []uint32
-	cancel context.CancelFunc
-	got    int // chunks it delivered
-	cut    bool
-}
-
-func (f *flight) holds(p *Peer) bool {
-	for _, h := range f.holders {
-		if h == p {
-			return true
-		}
-	}
-	return false
+	// delivered[k]: the source delivered chunks[k] in this call. A chunk
+	// that failed verification may be asked of p again (in another call)
+	// before this one returns, and that flight is not this call's to
+	// account for. Guarded by the scheduler's mutex.
+	delivered []bool
+	cancel    context.CancelFunc
+	cut       bool
 }
 
 // New returns a scheduler for w. verify is called for every chunk a source
