@@ -23,7 +23,11 @@ require (
 	golang.org/x/term v0.45.0
 	golang.org/x/text v0.40.0
 	golang.org/x/time v0.15.0
-	lukechampine.com/blake3 v1.4.1
+)
+
+require (
+	github.com/zeebo/blake3 v0.2.4
+	lukechampine.com/blake3 v1.4.1 // indirect
 )
 
 require (

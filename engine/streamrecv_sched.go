@@ -8,7 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"lukechampine.com/blake3"
+	"github.com/zeebo/blake3"
 
 	"github.com/pcp-p2p/pcp/engine/wire"
 	"github.com/pcp-p2p/pcp/manifest"
@@ -65,7 +65,7 @@ func (s *streamRecv) aheadMax() uint64 { return s.slots + 2*wire.MaxAnnounce }
 
 // prefixHasher starts the digest of a stream's chunk hashes in order.
 func prefixHasher() hash.Hash {
-	h := blake3.New(manifest.HashSize, nil)
+	h := blake3.New()
 	h.Write([]byte("pcp stream prefix v1"))
 	return h
 }

@@ -8,7 +8,7 @@ import (
 	"hash"
 	"io"
 
-	"lukechampine.com/blake3"
+	"github.com/zeebo/blake3"
 )
 
 // hashBatch is how many chunk hashes the decoder reads per call: 32 KiB.
@@ -26,7 +26,7 @@ type reader struct {
 }
 
 func newReader(r io.Reader, tee *bufio.Writer) *reader {
-	return &reader{r: r, h: blake3.New(HashSize, nil), tee: tee, buf: make([]byte, 0, 256)}
+	return &reader{r: r, h: blake3.New(), tee: tee, buf: make([]byte, 0, 256)}
 }
 
 // next reads exactly n bytes into the reused buffer and returns them.

@@ -18,7 +18,7 @@ func TestDependencies(t *testing.T) {
 			strings.Contains(dep, "libp2p"), strings.Contains(dep, "bbolt"):
 			t.Errorf("manifest depends on %s", dep)
 		case strings.Contains(dep, "."): // a module outside the standard library
-			if !strings.HasPrefix(dep, "lukechampine.com/blake3") && !strings.HasPrefix(dep, "golang.org/x/sync") &&
+			if !strings.HasPrefix(dep, "github.com/zeebo/blake3") && !strings.HasPrefix(dep, "golang.org/x/sync") &&
 				!strings.HasPrefix(dep, "golang.org/x/text/") && // NFC (unicode/norm)
 				!strings.HasPrefix(dep, "github.com/pcp-p2p/pcp/manifest") &&
 				!strings.HasPrefix(dep, "github.com/klauspost/cpuid") { // blake3's own dependency

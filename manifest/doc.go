@@ -8,7 +8,7 @@
 // manifest (Table.CompareFile, VerifyTree), and says which file systems
 // can hold a manifest's paths (Rules, CheckTable). It is pure: no network,
 // no libp2p, no bbolt; it imports only the standard library,
-// lukechampine.com/blake3, golang.org/x/sync, golang.org/x/text/unicode/norm
+// github.com/zeebo/blake3, golang.org/x/sync, golang.org/x/text/unicode/norm
 // and, for the walk's file identity on Windows, golang.org/x/sys/windows.
 //
 // # Terms

@@ -8,7 +8,7 @@ import (
 	"io"
 	"math"
 
-	"lukechampine.com/blake3"
+	"github.com/zeebo/blake3"
 )
 
 // Encoding constants; see the package doc for the byte layout.
@@ -178,7 +178,7 @@ func (m *Manifest) Root() Hash {
 
 // RootErr is Root that reports why a manifest cannot be encoded.
 func (m *Manifest) RootErr() (Hash, error) {
-	hasher := blake3.New(HashSize, nil)
+	hasher := blake3.New()
 	if err := Encode(hasher, m); err != nil {
 		return Hash{}, err
 	}

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"hash"
 
-	"lukechampine.com/blake3"
+	"github.com/zeebo/blake3"
 )
 
 // A stream (pcp send -) has no manifest up front: its chunks are announced
@@ -33,7 +33,7 @@ func NewStreamHasher(cs uint32) (*StreamHasher, error) {
 	if err := checkChunkSize(cs); err != nil {
 		return nil, err
 	}
-	h := blake3.New(HashSize, nil)
+	h := blake3.New()
 	h.Write([]byte(streamRootDomain))
 	h.Write(binary.BigEndian.AppendUint32(nil, cs))
 	return &StreamHasher{h: h, cs: cs}, nil

@@ -23,7 +23,7 @@ func TestImports(t *testing.T) {
 		switch {
 		case !strings.Contains(first, "."): // standard library
 		case imp == "go.etcd.io/bbolt", strings.HasPrefix(imp, "go.etcd.io/bbolt/"):
-		case imp == "lukechampine.com/blake3":
+		case imp == "github.com/zeebo/blake3", strings.HasPrefix(imp, "github.com/zeebo/blake3/"):
 		case imp == "github.com/pcp-p2p/pcp/manifest":
 		default:
 			t.Errorf("store imports %s", imp)

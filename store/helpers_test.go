@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zeebo/blake3"
 	bolt "go.etcd.io/bbolt"
-	"lukechampine.com/blake3"
 
 	"github.com/pcp-p2p/pcp/manifest"
 )
@@ -96,7 +96,7 @@ type synthManifest struct {
 func newSynthManifest(tb testing.TB, dirs, perDir int) *synthManifest {
 	tb.Helper()
 	s := &synthManifest{dirs: dirs, perDir: perDir}
-	h := blake3.New(manifest.HashSize, nil)
+	h := blake3.New()
 	n, err := io.Copy(h, s.Encoding())
 	if err != nil {
 		tb.Fatal(err)

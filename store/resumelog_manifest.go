@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/zeebo/blake3"
 	bolt "go.etcd.io/bbolt"
-	"lukechampine.com/blake3"
 
 	"github.com/pcp-p2p/pcp/manifest"
 )
@@ -20,7 +20,7 @@ import (
 // bbolt never rewrites (nor reads back) a part stored earlier.
 func (l *ResumeLog) storeManifest(root manifest.Hash, m Manifest) error {
 	r := m.Encoding()
-	h := blake3.New(manifest.HashSize, nil)
+	h := blake3.New()
 	var bufs [partsPerTx][]byte
 	var seq, batch uint64
 	for eof := false; !eof; batch++ {
