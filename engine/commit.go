@@ -226,7 +226,7 @@ func (c *committer) prepare(name string, e *manifest.Entry) error {
 		if err := sd.RemoveAll(name); err != nil {
 			return err
 		}
-		f, err = createStaged(sd, name)
+		f, err = c.r.createStaged(name)
 	} else if f, err = openResumed(sd, name); err == nil {
 		if st, serr := f.Stat(); serr != nil || st.Size() != e.Size {
 			f.Close()

@@ -119,20 +119,21 @@ func (t *fileTable) openStaged(i int, size int64) (*stagedFile, error) {
 	var f *os.File
 	var err error
 	if t.r.plan.state[i] == stFresh {
-		f, err = createStaged(sd, stage)
+		f, err = t.r.createStaged(stage)
 	} else {
 		f, err = openResumed(sd, stage)
+		// A longer file cannot come from this transfer's writes; chunks
+		// written past the end extend a shorter one. (A new one is empty.)
+		if err == nil {
+			if st, serr := f.Stat(); serr == nil && st.Size() > size {
+				if err = f.Truncate(size); err != nil {
+					f.Close()
+				}
+			}
+		}
 	}
 	if err != nil {
 		return nil, err
-	}
-	// A longer file cannot come from this transfer's writes; chunks
-	// written past the end extend a shorter one.
-	if st, err := f.Stat(); err == nil && st.Size() > size {
-		if err := f.Truncate(size); err != nil {
-			f.Close()
-			return nil, err
-		}
 	}
 	sf := &stagedFile{File: f}
 	if size >= int64(t.r.cs) {
@@ -160,10 +161,10 @@ func sameFile(a, b *os.File) bool {
 	return err1 == nil && err2 == nil && os.SameFile(x, y)
 }
 
-// createStaged creates staging file name exclusively: os.Root never follows
-// a symlink with O_CREATE|O_EXCL, and an existing name fails.
-func createStaged(sd *os.Root, name string) (*os.File, error) {
-	return sd.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+// createStaged creates staging file name exclusively: O_CREATE|O_EXCL
+// never follows a symlink, and an existing name fails (createIn).
+func (r *receiver) createStaged(name string) (*os.File, error) {
+	return createIn(r.stageFile, r.stageDir, name)
 }
 
 // openResumed opens an existing staging file for writing, only if the name

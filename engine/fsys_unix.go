@@ -4,6 +4,7 @@ package engine
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"syscall"
@@ -53,6 +54,40 @@ func lchtimes(root *os.Root, name string, mtime int64) error {
 	defer d.Close()
 	ts := unix.NsecToTimespec(mtime)
 	return unix.UtimesNanoAt(int(d.Fd()), path.Base(name), []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW)
+}
+
+// createIn creates name (one component) in dir, root's directory open as
+// a file, exclusively and never through a symlink: O_CREAT|O_EXCL fails on
+// any existing name. It is openat(2) handed to os.NewFile, not
+// os.Root.OpenFile, which on Linux tries to register every file with the
+// network poller (four fcntl calls and an epoll_ctl that fails for a
+// regular file): a quarter of the receiver's system calls per small file.
+func createIn(dir *os.File, _ *os.Root, name string) (*os.File, error) {
+	for {
+		fd, err := unix.Openat(int(dir.Fd()), name, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &fs.PathError{Op: "openat", Path: name, Err: err}
+		}
+		return os.NewFile(uintptr(fd), name), nil
+	}
+}
+
+// openRead opens a sender's local file for reading, outside the network
+// poller (see createIn).
+func openRead(local string) (*os.File, error) {
+	for {
+		fd, err := unix.Open(local, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &fs.PathError{Op: "open", Path: local, Err: err}
+		}
+		return os.NewFile(uintptr(fd), local), nil
+	}
 }
 
 // makeSymlink creates symlink p -> target (a manifest target) in root.

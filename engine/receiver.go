@@ -58,7 +58,9 @@ type receiver struct {
 	// stageDir is the staging directory, opened once: staging files are
 	// single decimal names in it, so opening one is one openat(2).
 	stageDir *os.Root
-	rlog     *store.ResumeLog
+	// stageFile is the same directory open as a file, for createIn.
+	stageFile *os.File
+	rlog      *store.ResumeLog
 	// durable is false when rlog is a temporary log (no resume across
 	// processes asked for): then nothing needs syncing.
 	durable bool
@@ -193,7 +195,8 @@ func (r *receiver) feed(ctx context.Context, out chan<- wire.Ref) error {
 func (r *receiver) closeStage() {
 	if r.stageDir != nil {
 		r.stageDir.Close()
-		r.stageDir = nil
+		r.stageFile.Close()
+		r.stageDir, r.stageFile = nil, nil
 	}
 }
 

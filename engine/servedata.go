@@ -58,6 +58,7 @@ func (s *server) serveData(ctx context.Context, rw io.ReadWriter, fr *wire.Reade
 		}
 	}()
 	var refs []wire.Ref
+	cw := &coalescer{w: rw}
 	for {
 		t, p, err := fr.Next()
 		if err != nil {
@@ -76,9 +77,13 @@ func (s *server) serveData(ctx context.Context, rw io.ReadWriter, fr *wire.Reade
 				return err
 			}
 			for _, r := range refs {
-				if err := cs.serve(ctx, rw, r); err != nil {
+				if err := cs.serve(ctx, cw, r); err != nil {
+					_ = cw.Flush() // the chunks served before it, then why
 					return s.serveFailed(rw, fr, err)
 				}
+			}
+			if err := cw.Flush(); err != nil {
+				return err
 			}
 		case wire.TDone:
 			if len(p) == 1 && p[0]&^wire.DoneSelected != 0 {
@@ -211,7 +216,7 @@ func (c *chunkServer) open(i int, e *manifest.Entry) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.Open(local)
+	f, err := openRead(local)
 	if err != nil {
 		return &SourceChangedError{Path: e.Path}
 	}

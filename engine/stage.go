@@ -92,7 +92,12 @@ func (r *receiver) openStage() error {
 		sd.Close()
 		return fmt.Errorf("opening staging directory: %s changed while opened", r.stage)
 	}
-	r.stageDir = sd
+	f, err := sd.Open(".")
+	if err != nil {
+		sd.Close()
+		return fmt.Errorf("opening staging directory: %w", err)
+	}
+	r.stageDir, r.stageFile = sd, f
 	return nil
 }
 
@@ -143,7 +148,7 @@ func (r *receiver) stageRepair(i int, e *manifest.Entry, buf []byte) error {
 		return fmt.Errorf("reading %s for repair: %w", e.Path, err)
 	}
 	defer src.Close()
-	dst, err := createStaged(r.stageDir, strconv.Itoa(i))
+	dst, err := r.createStaged(strconv.Itoa(i))
 	if err != nil {
 		return fmt.Errorf("%w: %s: %v", errWrite, e.Path, err)
 	}
