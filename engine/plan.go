@@ -8,6 +8,7 @@ import (
 	"math/bits"
 	"path"
 	"strconv"
+	"strings"
 
 	"github.com/pcp-p2p/pcp/manifest"
 	"github.com/pcp-p2p/pcp/store"
@@ -77,6 +78,12 @@ func (r *receiver) makePlan(ctx context.Context) (*plan, error) {
 	// place): its subtree follows it in manifest order and cannot be
 	// placed either, so it conflicts with it, unlisted.
 	under := ""
+	// absent is a directory entry that is not at the destination: nothing
+	// below it is either, so its subtree is not looked up (a fresh receive
+	// of many small files spent an openat(2) per file finding so). What
+	// appears there after the plan is never replaced: files are placed
+	// with a rename that does not replace.
+	absent := ""
 	err := t.Scan(ctx, func(i int, e *manifest.Entry) error {
 		if path.Dir(e.Path) == "." { // paths are validated: relative and clean
 			p.offer.TopLevelCount++
@@ -98,10 +105,19 @@ func (r *receiver) makePlan(ctx context.Context) (*plan, error) {
 			return nil
 		}
 		under = ""
-		st, err := r.dest.Lstat(e.Path)
-		exists := err == nil
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("checking %s: %w", e.Path, err)
+		var st fs.FileInfo
+		exists := false
+		if absent == "" || !strings.HasPrefix(e.Path, absent) {
+			absent = ""
+			var err error
+			st, err = r.dest.Lstat(e.Path)
+			exists = err == nil
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("checking %s: %w", e.Path, err)
+			}
+			if !exists && e.Kind == manifest.KindDir {
+				absent = e.Path + "/"
+			}
 		}
 		conflict := func(why string) {
 			p.state[i] = stConflict
