@@ -22,6 +22,7 @@
 //	renew.go        a sender that restarted: authenticate again, continue if the root is the same
 //	follow.go       while the sender is unreachable, search the channel again (new address, new peer)
 //	text.go         a text offer (send --text): one small file the receiver prints, never stores
+//	coalesce.go     a data stream's small frames gathered into one write
 //	receiver.go     schedule: feeder walks the plan -> queue -> requests bounded by bytes in flight
 //	                -> read frame -> decompress -> verify BLAKE3 -> WriteAt into a staging file
 //	streamworker.go one data stream's life: violations end the session (failure.go), transient failures back off (reopening)
@@ -131,15 +132,34 @@
 // buffer from its own). pcp copies chunk data once on each side (file to
 // frame buffer, stream to frame buffer) and allocates nothing per chunk
 // on the sender's serve path. Chunk hashes are computed on the calling
-// goroutine (manifest's sum256): the BLAKE3 library's Sum256 started a
-// goroutine per power-of-two subtree and allocated 171 times per 1 MiB
-// chunk, 10 times per 4 KiB one, at a sixth of the serial speed for 4
-// KiB (BenchmarkSum256). Paired pcp-bench runs: 10k x 4 KiB on tmpfs went
-// from 2.13 to 1.48 CPU-s (1.28 s to 0.90 s); 512 MiB random over the
-// default path from 2.5-2.9 to 1.8-2.4 CPU-s. GC is 1-3%. Both ends together need 4.7 CPU-s
-// per GiB on a quiet machine (7 on a busy one) against rsync's 1.3 (no
-// encryption, no strong hash per block): when they share two cores, at
-// most ~450 MB/s, where rsync's daemon moves 500-1200 MB/s.
+// goroutine by github.com/zeebo/blake3 (manifest's sum256: AVX2, eight
+// 1 KiB BLAKE3 chunks at once): 1.7 GB/s on 4 KiB and 3.9 GB/s on 1 MiB,
+// where lukechampine.com/blake3 (its AVX-512 kernel under a serial tree)
+// gave 0.47 and 3.3 (manifest BenchmarkSum256). GC is 1-3%. Both ends
+// together need 4.5-5 CPU-s per GiB on a quiet machine (7 on a busy one)
+// against rsync's 1.3 (no encryption, no strong hash per block): when they
+// share two cores, at most ~450 MB/s, where rsync's daemon moves 500-1200
+// MB/s.
+//
+// Small files cost system calls, not bytes. 10k x 4 KiB, counted with
+// strace -c on each child of pcp-bench: the sender made 24 calls per file
+// and the receiver 19. os.OpenFile and os.Root.OpenFile registered every
+// file with the network poller (four fcntl and a failing epoll_ctl each:
+// 10 of the sender's 24, two opens per file), the plan's Lstat of each
+// file below a directory not there yet failed one openat, and every chunk
+// was its own yamux frame, TLS record and write(2). Now files are opened
+// with open(2)/openat(2) and os.NewFile (manifest's walk_unix.go;
+// fsys_unix.go: openRead, createIn), the plan looks nothing up below an
+// absent directory, and small frames go out together, up to 64 KiB per
+// write (coalesce.go): 15 calls per file at the sender, 13 at the
+// receiver. Paired pcp-bench runs (-only small, tmpfs, with the BLAKE3
+// change): 0.87-0.99 s and 1.39-1.59 CPU-s before, 0.53-0.74 s and
+// 0.84-1.21 CPU-s after. What is left, on the receiver's clock: process
+// start, mDNS and PAKE 25 ms; the sender's walk ~170 ms (a stat-only scan
+// for the progress totals, then lstat, open, fstat, read, fstat, close per
+// file); plan 20 ms; fetch and commit ~350 ms (per file: create, pwrite,
+// fchmod, utimensat, close, rename, two fstatat, and the manifest table's
+// preads).
 //
 // On a slow link the wire bytes decide. 1 MiB chunks of Go source, each
 // compressed alone: 0.209 of the raw size at zstd's fastest level, 0.194
