@@ -11,7 +11,8 @@ const coalesceSize = yamuxMessage
 // syscalls one per chunk (10,000 writes for 10k x 4 KiB, and as many reads
 // at the receiver). Frames over a quarter of coalesceSize go out at once,
 // after what is held; the server flushes after every Request's chunks and
-// before an Error frame, so nothing waits for more work that may not come.
+// before an Error frame, and before it waits for a chunk slot or the rate
+// limit (flushHeld), so no frame served waits for work that may not come.
 type coalescer struct {
 	w   io.Writer
 	buf []byte // nil until the first small frame
@@ -34,6 +35,16 @@ func (c *coalescer) Write(p []byte) (int, error) {
 	}
 	c.buf = append(c.buf, p...)
 	return len(p), nil
+}
+
+// flushHeld writes out what w holds if it is a coalescer: the server calls
+// it before it waits (for a chunk slot, for the rate limit), so that frames
+// already served are not held up behind the wait.
+func flushHeld(w io.Writer) error {
+	if c, ok := w.(*coalescer); ok {
+		return c.Flush()
+	}
+	return nil
 }
 
 // Flush writes what is held.

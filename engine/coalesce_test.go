@@ -2,7 +2,12 @@ package engine
 
 import (
 	"bytes"
+	"io"
+	"os"
+	"path/filepath"
 	"testing"
+
+	"github.com/pcp-p2p/pcp/manifest"
 )
 
 // countingWriter records every write it is given.
@@ -53,5 +58,53 @@ func TestCoalescer(t *testing.T) {
 	}
 	if !bytes.Equal(w.Bytes(), want.Bytes()) {
 		t.Fatal("bytes written differ from the frames, in order")
+	}
+}
+
+// TestHeldFramesWrittenBeforeSlotWait: a stream that must wait for a chunk
+// slot (all borrowed by other streams) first writes out the small frames
+// it holds, so the receiver is not kept waiting for chunks already served.
+func TestHeldFramesWrittenBeforeSlotWait(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "f"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src, err := manifest.Walk(t.Context(), []string{filepath.Join(dir, "f")}, manifest.WalkOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	srv := newServer(testPass(t), "", 3, nil, discard(nil))
+	srv.setSource(src)
+	var w countingWriter
+	held := &coalescer{w: &w}
+	held.Write([]byte("a small frame"))
+	var taken []*chunkSlot
+	for range slotCount(srv.chunkSize()) { // every slot borrowed
+		sl, err := srv.getSlot(t.Context(), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		taken = append(taken, sl)
+	}
+	writesAtWait := make(chan int, 1)
+	srv.serving.onWait = func() { writesAtWait <- len(w.writes) }
+	got := make(chan error, 1)
+	go func() {
+		sl, err := srv.getSlot(t.Context(), held)
+		if err == nil {
+			srv.putSlot(sl)
+		}
+		got <- err
+	}()
+	if n := <-writesAtWait; n != 1 || w.String() != "a small frame" {
+		t.Fatalf("when the stream began to wait for a slot: %d writes, %q", n, w.String())
+	}
+	srv.putSlot(taken[0])
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	for _, sl := range taken[1:] {
+		srv.putSlot(sl)
 	}
 }

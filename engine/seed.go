@@ -131,7 +131,7 @@ func (s *server) serveSeedHave(ctx context.Context, rw io.ReadWriteCloser) error
 
 // serveSeed serves one chunk a seeding receiver holds.
 func (c *chunkServer) serveSeed(ctx context.Context, w io.Writer, r wire.Ref) error {
-	sl, err := c.s.getSlot(ctx)
+	sl, err := c.s.getSlot(ctx, w)
 	if err != nil {
 		return err
 	}

@@ -249,7 +249,7 @@ func (c *chunkServer) serve(ctx context.Context, w io.Writer, r wire.Ref) error 
 	if err := c.open(int(r.Entry), &e); err != nil {
 		return err
 	}
-	sl, err := c.s.getSlot(ctx)
+	sl, err := c.s.getSlot(ctx, w)
 	if err != nil {
 		return err
 	}
@@ -298,8 +298,13 @@ func (c *chunkServer) sendChunk(ctx context.Context, w io.Writer, r wire.Ref, sl
 		busy = time.Since(start)
 	}
 	fillChunkHead(frame, r, enc, uint32(n))
-	if err := c.s.limit.wait(ctx, len(frame)); err != nil {
-		return 0, err
+	if c.s.limit != nil {
+		if err := flushHeld(w); err != nil { // nothing held waits on the limit
+			return 0, err
+		}
+		if err := c.s.limit.wait(ctx, len(frame)); err != nil {
+			return 0, err
+		}
 	}
 	if _, err := w.Write(frame); err != nil {
 		return 0, err

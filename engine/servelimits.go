@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"io"
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
@@ -94,8 +95,9 @@ func slotCount(cs uint32) int {
 	return min(max(slotBudget/(4*int(cs)), minSlots), maxSlots)
 }
 
-// getSlot borrows a chunk slot, waiting for one if all are in use.
-func (s *server) getSlot(ctx context.Context) (*chunkSlot, error) {
+// getSlot borrows a chunk slot, waiting for one if all are in use; before
+// it waits, w (the stream's writer) writes out the frames it holds.
+func (s *server) getSlot(ctx context.Context, w io.Writer) (*chunkSlot, error) {
 	l := &s.serving
 	cs := s.chunkSize()
 	l.slotsOnce.Do(func() {
@@ -108,6 +110,9 @@ func (s *server) getSlot(ctx context.Context) (*chunkSlot, error) {
 	select {
 	case sl = <-l.slots:
 	default:
+		if err := flushHeld(w); err != nil {
+			return nil, err
+		}
 		if l.onWait != nil {
 			l.onWait()
 		}

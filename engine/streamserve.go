@@ -134,7 +134,7 @@ func (c *chunkServer) serveStream(ctx context.Context, w io.Writer, r wire.Ref) 
 	if r.Entry != 0 || !ok {
 		return fmt.Errorf("%w: chunk %d/%d of a stream not announced", wire.ErrBadRequest, r.Entry, r.Chunk)
 	}
-	sl, err := c.s.getSlot(ctx)
+	sl, err := c.s.getSlot(ctx, w)
 	if err != nil {
 		return err
 	}
