@@ -128,7 +128,9 @@ func Send(ctx context.Context, opts SendOptions) (*Summary, error) {
 		log.Debug("stream done", "peer", remote, "conn", s.Conn().RemoteMultiaddr())
 	})
 	h.SetStreamHandler(wire.OldProtocolID, srv.refuseOld) // oldpeer.go
-	srv.authenticated = func(p peer.ID) { punchWhileRelayed(ctx, h, p, &handlers, log) }
+	// punching: the peers punchWhileRelayed runs for.
+	var punching sync.Map
+	srv.authenticated = func(p peer.ID) { punchWhileRelayed(ctx, h, p, &handlers, &punching, log) }
 	emit(opts.Events, ListeningEvent{PeerID: h.ID().String(), Addrs: fullAddrs(h)})
 	dopts.Provided = func(addrs []ma.Multiaddr) {
 		s := make([]string, len(addrs))

@@ -94,25 +94,28 @@ func (f punchTracer) Trace(e *holepunch.Event) {
 
 var errNoPublicAddr = fmt.Errorf("p2p: no public address to offer for a hole punch yet")
 
-// Upgrade punches holes to p while every connection to it is relayed, until
-// a direct connection exists, the peer is gone, or ctx ends. Only the side
-// holding the inbound relayed connection may start DCUtR (the other side
-// refuses it), so a pcp sender calls it for its receivers.
+// Upgrade punches holes to p whenever every connection to it is relayed,
+// until the peer is gone or ctx ends. Only the side holding the inbound
+// relayed connection may start DCUtR (the other side refuses it), so a pcp
+// sender calls it for its receivers.
 //
 // libp2p's own three attempts run when the relayed connection opens; a busy
 // machine, or a NAT mapping that appeared late, can make all three miss, and
 // a transfer that then runs for minutes over a relay should still move to a
-// direct path when one can be had. The first try comes after first; while
-// libp2p's own punch is still running, every first; after a punch that
-// missed, with backoff up to 30 s. report, if not nil, is called after
-// each try.
+// direct path when one can be had. A direct connection can also close again
+// (a punched one under load in the lab, a NAT mapping that expires), and the
+// transfer then falls back to the relay: Upgrade keeps watching while the
+// path is direct and punches again once it is not. The first try comes
+// after first; while libp2p's own punch is still running, every first;
+// after a punch that missed, with backoff up to 30 s (reset once a direct
+// path was had). report, if not nil, is called after each try.
 func Upgrade(ctx context.Context, h host.Host, p peer.ID, first time.Duration, report func(attempt int, err error)) {
 	ph, ok := h.(*punchingHost)
 	if !ok {
 		return
 	}
 	wait, backoff := first, first
-	for attempt := 1; ; attempt++ {
+	for attempt := 1; ; {
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -120,15 +123,21 @@ func Upgrade(ctx context.Context, h host.Host, p peer.ID, first time.Duration, r
 			return
 		case <-t.C:
 		}
-		if PathOf(h, p) != PathRelayed {
-			return // direct, or the peer is gone
+		switch PathOf(h, p) {
+		case PathNone:
+			return // the peer is gone
+		case PathDirect:
+			wait, backoff = first, first // watch it
+			continue
 		}
 		err := ph.punch(p)
 		if report != nil {
 			report(attempt, err)
 		}
+		attempt++
 		if PathOf(h, p) != PathRelayed {
-			return
+			wait, backoff = first, first
+			continue
 		}
 		if errors.Is(err, holepunch.ErrHolePunchActive) || errors.Is(err, errNoPublicAddr) {
 			wait = first // not a miss: someone else is punching, or nothing to offer yet
