@@ -317,5 +317,9 @@ func (p *Proc) dump() {
 		fmt.Fprintf(&b, "  +%6.3fs %s\n", e.At.Sub(p.Started).Seconds(), e.Line)
 	}
 	fmt.Fprintf(&b, "---- %s stderr (tail):\n%s", p.Label, p.stderrTail(200))
-	p.t.Log(b.String())
+	// One t.Log per line: make test keeps only lab output lines that name
+	// a test file, and a failure in CI must show what the peers did.
+	for line := range strings.SplitSeq(b.String(), "\n") {
+		p.t.Log(line)
+	}
 }
