@@ -227,7 +227,10 @@ func Walk(ctx context.Context, paths []string, opts WalkOptions) (*Source, error
 		pr:      pr,
 		budget:  semaphore.NewWeighted(hashBudget),
 		ordered: make(chan *walkItem, windowPerWorker*workers),
-		work:    make(chan *walkItem),
+		// Buffered like ordered (which bounds what waits): handing each
+		// file to a worker in a rendezvous cost a goroutine switch per
+		// file, and a walk of 10k x 4 KiB files 180 ms instead of 125.
+		work: make(chan *walkItem, windowPerWorker*workers),
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return w.walk(gctx, tops) })
