@@ -154,12 +154,16 @@
 // write (coalesce.go): 15 calls per file at the sender, 13 at the
 // receiver. Paired pcp-bench runs (-only small, tmpfs, with the BLAKE3
 // change): 0.87-0.99 s and 1.39-1.59 CPU-s before, 0.53-0.74 s and
-// 0.84-1.21 CPU-s after. What is left, on the receiver's clock: process
-// start, mDNS and PAKE 25 ms; the sender's walk ~170 ms (a stat-only scan
-// for the progress totals, then lstat, open, fstat, read, fstat, close per
-// file); plan 20 ms; fetch and commit ~350 ms (per file: create, pwrite,
-// fchmod, utimensat, close, rename, two fstatat, and the manifest table's
-// preads).
+// 0.84-1.21 CPU-s after. Then the walk stopped handing each file to a hash
+// worker in a rendezvous (a goroutine switch per file: 0.64-0.77 s before,
+// 0.49-0.64 s after), and the manifest table kept two blocks, not one, for
+// its two readers (31,900 preads to 8,555). What is left, on the
+// receiver's clock: process start, mDNS and PAKE 25-40 ms; the sender's
+// walk 110-150 ms (a stat-only scan for the progress totals, then lstat,
+// open, fstat, read, fstat, close per file); plan 20 ms; fetch and commit
+// ~400 ms, CPU-bound on two cores shared by both peers (per file: create,
+// pwrite, fchmod, utimensat, close at the fetch; rename and two fstatat
+// in the committer; ~0.5 CPU-s a side in all).
 //
 // On a slow link the wire bytes decide. 1 MiB chunks of Go source, each
 // compressed alone: 0.209 of the raw size at zstd's fastest level, 0.194
