@@ -38,9 +38,8 @@ const (
 )
 
 type committer struct {
-	r     *receiver
-	stage *os.File            // the staging directory
-	dirs  map[string]*os.File // destination directories, by path
+	r    *receiver
+	dirs map[string]*os.File // destination directories, by path
 	// destDir is the destination directory, open while the log is durable
 	// (Linux syncs its file system through it).
 	destDir *os.File
@@ -169,9 +168,6 @@ func (c *committer) finalize(ready []int, withMeta bool) error {
 		return nil
 	}
 	r := c.r
-	if err := c.openStage(); err != nil {
-		return err
-	}
 	ids := make([]uint32, 0, len(ready))
 	fids := make([]store.FileID, 0, len(ready))
 	placed := make([]string, 0, len(ready))
@@ -257,19 +253,6 @@ func (c *committer) replaceable(i int, p string) bool {
 	return err == nil && now == id
 }
 
-// openStage opens the staging directory (c.stage) once.
-func (c *committer) openStage() error {
-	if c.stage != nil {
-		return nil
-	}
-	st, err := c.r.stageDir.Open(".")
-	if err != nil {
-		return fmt.Errorf("%w: staging directory: %v", errWrite, err)
-	}
-	c.stage = st
-	return nil
-}
-
 // dir returns a descriptor of the destination directory d, opened once.
 func (c *committer) dir(d string) (*os.File, error) {
 	if f := c.dirs[d]; f != nil {
@@ -297,12 +280,7 @@ func (c *committer) closeDirs() {
 	c.dirs = nil
 }
 
-func (c *committer) close() {
-	c.closeDirs()
-	if c.stage != nil {
-		c.stage.Close()
-	}
-}
+func (c *committer) close() { c.closeDirs() }
 
 // batchEntries returns the distinct entries of a batch's chunks.
 func batchEntries(batch []wire.Ref) []int {

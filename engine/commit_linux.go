@@ -41,7 +41,7 @@ func (c *committer) place(i int, name, p string) error {
 		return err
 	}
 	base := path.Base(p)
-	from, to := int(c.stage.Fd()), int(dir.Fd())
+	from, to := int(c.r.stageFile.Fd()), int(dir.Fd())
 	if c.r.opts.Overwrite {
 		return unix.Renameat(from, name, to, base)
 	}

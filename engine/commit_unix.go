@@ -61,13 +61,10 @@ func (c *committer) syncPlaced(paths []string) error {
 // syncStage fsyncs the staging directory (new staging files' names, or
 // the names renamed away), then flushes the drive where fsync does not.
 func (c *committer) syncStage() error {
-	if err := c.openStage(); err != nil {
+	if err := c.r.stageFile.Sync(); err != nil {
 		return err
 	}
-	if err := c.stage.Sync(); err != nil {
-		return err
-	}
-	return barrier(c.stage)
+	return barrier(c.r.stageFile)
 }
 
 // place renames staging file name of entry i to entry path p without
@@ -81,7 +78,7 @@ func (c *committer) place(i int, name, p string) error {
 		return err
 	}
 	base := path.Base(p)
-	from, to := int(c.stage.Fd()), int(dir.Fd())
+	from, to := int(c.r.stageFile.Fd()), int(dir.Fd())
 	if c.r.opts.Overwrite {
 		return unix.Renameat(from, name, to, base)
 	}

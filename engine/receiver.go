@@ -58,7 +58,9 @@ type receiver struct {
 	// stageDir is the staging directory, opened once: staging files are
 	// single decimal names in it, so opening one is one openat(2).
 	stageDir *os.Root
-	// stageFile is the same directory open as a file, for createIn.
+	// stageFile is the same directory open as a file: new staging files
+	// are created in it (createIn), and the committer renames from and
+	// syncs it.
 	stageFile *os.File
 	rlog      *store.ResumeLog
 	// durable is false when rlog is a temporary log (no resume across
