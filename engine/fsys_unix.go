@@ -75,21 +75,6 @@ func createIn(dir *os.File, _ *os.Root, name string) (*os.File, error) {
 	}
 }
 
-// openRead opens a sender's local file for reading, outside the network
-// poller (see createIn).
-func openRead(local string) (*os.File, error) {
-	for {
-		fd, err := unix.Open(local, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return nil, &fs.PathError{Op: "open", Path: local, Err: err}
-		}
-		return os.NewFile(uintptr(fd), local), nil
-	}
-}
-
 // makeSymlink creates symlink p -> target (a manifest target) in root.
 func makeSymlink(root *os.Root, target, p string) error { return root.Symlink(target, p) }
 

@@ -45,9 +45,6 @@ func createIn(_ *os.File, root *os.Root, name string) (*os.File, error) {
 	return root.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 }
 
-// openRead opens a sender's local file for reading.
-func openRead(local string) (*os.File, error) { return os.Open(local) }
-
 // setTimes sets the last write (and access) time of the open file f.
 func setTimes(f *os.File, mtime int64) error {
 	ft := windows.NsecToFiletime(mtime)

@@ -216,7 +216,7 @@ func (c *chunkServer) open(i int, e *manifest.Entry) error {
 	if err != nil {
 		return err
 	}
-	f, err := openRead(local)
+	f, err := manifest.OpenLocal(local)
 	if err != nil {
 		return &SourceChangedError{Path: e.Path}
 	}

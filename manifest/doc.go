@@ -5,8 +5,9 @@
 // (HashChunk, HashChunks), encodes and decodes (Encoder, Encode, Decode,
 // DecodeTable), validates hostile input (Validate, ValidatePath), keeps
 // manifests of any size on disk (Table), and compares data on disk with a
-// manifest (Table.CompareFile, VerifyTree), and says which file systems
-// can hold a manifest's paths (Rules, CheckTable). It is pure: no network,
+// manifest (Table.CompareFile, VerifyTree), opens walked files for reading
+// (OpenLocal), and says which file systems can hold a manifest's paths
+// (Rules, CheckTable). It is pure: no network,
 // no libp2p, no bbolt; it imports only the standard library,
 // github.com/zeebo/blake3, golang.org/x/sync, golang.org/x/text/unicode/norm
 // and, for the walk's file identity on Windows, golang.org/x/sys/windows.

@@ -49,6 +49,13 @@ func openNoFollow(local string, follow bool) (*os.File, error) {
 	return f, err
 }
 
+// OpenLocal opens a walked local file (Source.Local) for reading, as the
+// walk does, outside the network poller: a sender reading the chunks it
+// serves pays the same per-file cost as the walk.
+func OpenLocal(local string) (*os.File, error) {
+	return openRead(local, syscall.O_RDONLY|syscall.O_CLOEXEC)
+}
+
 // openRead opens local with open(2) flags (O_CLOEXEC is the caller's to
 // give), outside the network poller: for regular files, which the poller
 // cannot wait on anyway. Errors are *fs.PathError, as os.OpenFile's.

@@ -53,6 +53,9 @@ func volumeStable(h windows.Handle, serial uint32) bool {
 	return stable
 }
 
+// OpenLocal opens a walked local file (Source.Local) for reading.
+func OpenLocal(local string) (*os.File, error) { return os.Open(local) }
+
 // openNoFollow opens local for reading. Unless follow is set (a path the
 // user named), a symlink or another file found at local after the open
 // fails with an error wrapping errNotFollowed.
