@@ -120,15 +120,12 @@ func (t *fileTable) openStaged(i int, size int64) (*stagedFile, error) {
 	var err error
 	if t.r.plan.state[i] == stFresh {
 		f, err = t.r.createStaged(stage)
-	} else {
-		f, err = openResumed(sd, stage)
+	} else if f, err = openResumed(sd, stage); err == nil {
 		// A longer file cannot come from this transfer's writes; chunks
 		// written past the end extend a shorter one. (A new one is empty.)
-		if err == nil {
-			if st, serr := f.Stat(); serr == nil && st.Size() > size {
-				if err = f.Truncate(size); err != nil {
-					f.Close()
-				}
+		if st, serr := f.Stat(); serr == nil && st.Size() > size {
+			if err = f.Truncate(size); err != nil {
+				f.Close()
 			}
 		}
 	}

@@ -28,10 +28,11 @@ func punchWhileRelayed(ctx context.Context, h host.Host, p peer.ID, hs *handlerS
 	if p2p.PathOf(h, p) != p2p.PathRelayed {
 		return
 	}
-	if _, dup := watching.LoadOrStore(p, true); dup || !hs.enter() {
-		if !dup {
-			watching.Delete(p)
-		}
+	if _, dup := watching.LoadOrStore(p, true); dup {
+		return
+	}
+	if !hs.enter() {
+		watching.Delete(p)
 		return
 	}
 	go func() {
