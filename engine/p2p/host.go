@@ -96,7 +96,7 @@ func hostOptions(listen []string, id crypto.PrivKey) ([]libp2p.Option, error) {
 		libp2p.Transport(tcp.NewTCPTransport),
 		libp2p.Transport(quic.NewTransport),
 		// Order matters: the first security transport is preferred.
-		libp2p.Security(tls.ID, tls.New),
+		libp2p.Security(tls.ID, newBatchedTLS), // tlsbatch.go
 		libp2p.Security(noise.ID, noise.New),
 		libp2p.Muxer(yamux.ID, yamuxTransport()),
 		libp2p.EnableRelay(),
