@@ -54,7 +54,8 @@ type WalkOptions struct {
 	// Cache, if not nil, is consulted before hashing a file and filled after.
 	Cache HashCache
 	// Workers is the number of files hashed in parallel; 0 means 2. Each
-	// holds one chunk buffer.
+	// holds one chunk buffer, and Workers of them while it hashes a file of
+	// parallelMinChunks chunks or more, on Workers goroutines.
 	Workers int
 	// Progress, if not nil, receives snapshots at most about 20 times a
 	// second plus once at the end of each phase. Calls are serialized, but
@@ -159,7 +160,9 @@ type topLevel struct {
 // only if opts.Progress is set), then walks the trees depth-first in
 // component order (phase "hash"): it reads one directory's names at a time,
 // sorts them and lstats each, emitting entries in manifest order. Files are
-// hashed by opts.Workers goroutines, each reusing one chunk buffer, ahead of
+// hashed by opts.Workers goroutines, each reusing one chunk buffer (a file
+// of parallelMinChunks or more is hashed by Workers goroutines at once,
+// each with a buffer: at most Workers^2 chunk buffers in all), ahead of
 // a single writer that streams the entries in order through an Encoder into
 // an unlinked temporary file; DecodeTable of that file, which validates it
 // once more, gives the Table. Between the walker and the writer at most
@@ -222,6 +225,7 @@ func Walk(ctx context.Context, paths []string, opts WalkOptions) (*Source, error
 	enc := NewEncoder(tmp, cs)
 	w := &walker{
 		cs:      cs,
+		workers: workers,
 		cache:   opts.Cache,
 		exclude: opts.Exclude,
 		pr:      pr,

@@ -68,7 +68,13 @@ func (w *walker) hashItem(ctx context.Context, it *walkItem, buf *[]byte) error 
 	if need := min(key.Size, int64(cs)); int64(len(*buf)) < need {
 		*buf = make([]byte, need)
 	}
-	hs, err := hashChunksBuf(ctx, f, key.Size, cs, *buf, func(n int64) { pr.done(0, n, it.local) })
+	var hs []Hash
+	progress := func(n int64) { pr.done(0, n, it.local) }
+	if ChunkCount(key.Size, cs) >= parallelMinChunks && w.workers > 1 {
+		hs, err = hashChunksAt(ctx, f, key.Size, cs, w.workers, *buf, progress)
+	} else {
+		hs, err = hashChunksBuf(ctx, f, key.Size, cs, *buf, progress)
+	}
 	if errors.Is(err, ErrSizeMismatch) {
 		return fmt.Errorf("%w: %s: %w", ErrFileChanged, it.local, err)
 	}

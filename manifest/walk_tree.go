@@ -33,6 +33,7 @@ type walkItem struct {
 // encodes the items in order.
 type walker struct {
 	cs      uint32
+	workers int // hash workers; also the goroutines that hash one large file
 	cache   HashCache
 	exclude func(path string, dir bool) bool // WalkOptions.Exclude
 	pr      *progress

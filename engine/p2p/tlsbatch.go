@@ -39,16 +39,16 @@ func newBatchedTLS(id protocol.ID, key crypto.PrivKey, muxers []tptu.StreamMuxer
 
 func (t *batchedTLS) SecureInbound(ctx context.Context, insecure net.Conn, p peer.ID) (sec.SecureConn, error) {
 	b := &recordBatcher{Conn: insecure}
-	c, err := t.Transport.SecureInbound(ctx, b, p)
-	if err != nil {
-		return nil, err
-	}
-	return &batchedConn{SecureConn: c, b: b}, nil
+	return b.secured(t.Transport.SecureInbound(ctx, b, p))
 }
 
 func (t *batchedTLS) SecureOutbound(ctx context.Context, insecure net.Conn, p peer.ID) (sec.SecureConn, error) {
 	b := &recordBatcher{Conn: insecure}
-	c, err := t.Transport.SecureOutbound(ctx, b, p)
+	return b.secured(t.Transport.SecureOutbound(ctx, b, p))
+}
+
+// secured wraps c, secured over b, so that its Writes hold their records.
+func (b *recordBatcher) secured(c sec.SecureConn, err error) (sec.SecureConn, error) {
 	if err != nil {
 		return nil, err
 	}

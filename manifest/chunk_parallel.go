@@ -1,0 +1,73 @@
+package manifest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// parallelMinChunks: a file of at least this many chunks is hashed by
+// several goroutines at once (hashChunksAt). The transfer waits for the
+// manifest's root, so one large file hashed on one core left the others
+// idle: 1 GiB took the walk ~0.4 s (read and BLAKE3) on one core of two.
+const parallelMinChunks = 8
+
+// hashChunksAt is hashChunksBuf for a file read with ReadAt by k
+// goroutines, goroutine j hashing chunks j, j+k, j+2k... into a buffer of
+// its own (the first uses buf, of at least one chunk). It fails with
+// ErrSizeMismatch if r ends before size bytes or has more.
+func hashChunksAt(ctx context.Context, r io.ReaderAt, size int64, chunkSize uint32, k int, buf []byte, progress func(n int64)) ([]Hash, error) {
+	if err := checkChunkSize(chunkSize); err != nil {
+		return nil, err
+	}
+	if size < 0 {
+		return nil, fmt.Errorf("%w: negative size %d", ErrInvalid, size)
+	}
+	n := ChunkCount(size, chunkSize)
+	hashes := make([]Hash, n)
+	g, gctx := errgroup.WithContext(ctx)
+	for j := range int64(max(k, 1)) {
+		b := buf
+		if j > 0 {
+			b = make([]byte, min(size, int64(chunkSize)))
+		}
+		g.Go(func() error {
+			for i := j; i < n; i += int64(k) {
+				if err := gctx.Err(); err != nil {
+					return err
+				}
+				l := ChunkLen(size, chunkSize, i)
+				m, err := r.ReadAt(b[:l], i*int64(chunkSize))
+				if int64(m) < l {
+					if err == nil || errors.Is(err, io.EOF) {
+						return fmt.Errorf("%w: ended before %d bytes", ErrSizeMismatch, size)
+					}
+					return err
+				}
+				hashes[i] = sum256(b[:l])
+				if progress != nil {
+					progress(l)
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, err
+	}
+	// There must be nothing more.
+	var one [1]byte
+	switch m, err := r.ReadAt(one[:], size); {
+	case m > 0:
+		return nil, fmt.Errorf("%w: more than %d bytes", ErrSizeMismatch, size)
+	case err != nil && !errors.Is(err, io.EOF):
+		return nil, err
+	}
+	return hashes, nil
+}

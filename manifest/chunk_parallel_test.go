@@ -1,0 +1,154 @@
+package manifest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+)
+
+// hashChunksAt gives the hashes HashChunks gives, for every split of the
+// chunks among goroutines, at and around the sizes where the split changes.
+func TestHashChunksAtMatchesSerial(t *testing.T) {
+	const cs = MinChunkSize
+	rng := rand.New(rand.NewPCG(3, 4))
+	data := make([]byte, 17*cs+1)
+	for i := range data {
+		data[i] = byte(rng.Uint32())
+	}
+	path := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, size := range []int64{1, cs, 8*cs - 1, 8 * cs, 8*cs + 1, 13 * cs, 17*cs + 1} {
+		part := data[:size]
+		want, err := HashChunks(t.Context(), bytes.NewReader(part), size, cs, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []int{1, 2, 3, 8} {
+			// The file is longer than size except at its full length: a
+			// prefix must be reported as a size mismatch, not hashed.
+			var progressed atomic.Int64
+			got, err := hashChunksAt(t.Context(), f, size, cs, k, make([]byte, cs), func(n int64) { progressed.Add(n) })
+			if size < int64(len(data)) {
+				if !errors.Is(err, ErrSizeMismatch) {
+					t.Fatalf("size %d of a longer file, k %d: err = %v, want ErrSizeMismatch", size, k, err)
+				}
+				continue
+			}
+			if err != nil {
+				t.Fatalf("size %d, k %d: %v", size, k, err)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("size %d, k %d: %d hashes, want %d", size, k, len(got), len(want))
+			}
+			for i := range got {
+				if got[i] != want[i] {
+					t.Fatalf("size %d, k %d: hash %d = %s, want %s", size, k, i, got[i].Short(), want[i].Short())
+				}
+			}
+			if progressed.Load() != size {
+				t.Fatalf("size %d, k %d: progress total %d", size, k, progressed.Load())
+			}
+		}
+		// The same prefix as a file of its own hashes as HashChunks does.
+		p := filepath.Join(t.TempDir(), "p")
+		if err := os.WriteFile(p, part, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		pf, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := hashChunksAt(t.Context(), pf, size, cs, 3, make([]byte, cs), nil)
+		pf.Close()
+		if err != nil || len(got) != len(want) {
+			t.Fatalf("size %d alone: %d hashes, %v", size, len(got), err)
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("size %d alone: hash %d differs", size, i)
+			}
+		}
+	}
+}
+
+func TestHashChunksAtShortAndCancelled(t *testing.T) {
+	const cs = MinChunkSize
+	path := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(path, make([]byte, 9*cs), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := hashChunksAt(t.Context(), f, 10*cs, cs, 2, make([]byte, cs), nil); !errors.Is(err, ErrSizeMismatch) {
+		t.Errorf("file shorter than size: err = %v, want ErrSizeMismatch", err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := hashChunksAt(ctx, f, 9*cs, cs, 2, make([]byte, cs), nil); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: err = %v, want context.Canceled", err)
+	}
+	if _, err := hashChunksAt(t.Context(), f, 9*cs, cs+1, 2, make([]byte, cs), nil); !errors.Is(err, ErrInvalid) {
+		t.Errorf("bad chunk size: err = %v, want ErrInvalid", err)
+	}
+}
+
+// A walk hashes a large file on several goroutines and gets the hashes of
+// one, whatever the number of workers; a small file beside it is hashed as
+// before.
+func TestWalkLargeFileParallel(t *testing.T) {
+	const cs = MinChunkSize
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(5, 6))
+	big := make([]byte, 11*cs+7)
+	for i := range big {
+		big[i] = byte(rng.Uint32())
+	}
+	writeFile(t, filepath.Join(dir, "big"), big)
+	writeFile(t, filepath.Join(dir, "small"), big[:3*cs])
+	var roots []Hash
+	for _, workers := range []int{1, 2, 3} {
+		src, m := walkT(t, []string{dir}, WalkOptions{ChunkSize: cs, Workers: workers})
+		for _, e := range m.Entries {
+			var data []byte
+			switch filepath.Base(e.Path) {
+			case "big":
+				data = big
+			case "small":
+				data = big[:3*cs]
+			default:
+				continue
+			}
+			want, err := HashChunks(t.Context(), bytes.NewReader(data), int64(len(data)), cs, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(e.Chunks) != len(want) {
+				t.Fatalf("workers %d, %s: %d chunk hashes, want %d", workers, e.Path, len(e.Chunks), len(want))
+			}
+			for i := range want {
+				if e.Chunks[i] != want[i] {
+					t.Fatalf("workers %d, %s: chunk %d hash differs", workers, e.Path, i)
+				}
+			}
+		}
+		roots = append(roots, src.Table.Root())
+	}
+	if roots[0] != roots[1] || roots[1] != roots[2] {
+		t.Fatalf("roots differ with the number of workers: %v", roots)
+	}
+}
