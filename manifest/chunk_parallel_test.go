@@ -11,6 +11,14 @@ import (
 	"testing"
 )
 
+func buffers(k, size int) [][]byte {
+	b := make([][]byte, k)
+	for i := range b {
+		b[i] = make([]byte, size)
+	}
+	return b
+}
+
 // hashChunksAt gives the hashes HashChunks gives, for every split of the
 // chunks among goroutines, at and around the sizes where the split changes.
 func TestHashChunksAtMatchesSerial(t *testing.T) {
@@ -39,7 +47,7 @@ func TestHashChunksAtMatchesSerial(t *testing.T) {
 			// The file is longer than size except at its full length: a
 			// prefix must be reported as a size mismatch, not hashed.
 			var progressed atomic.Int64
-			got, err := hashChunksAt(t.Context(), f, size, cs, k, make([]byte, cs), func(n int64) { progressed.Add(n) })
+			got, err := hashChunksAt(t.Context(), f, size, cs, buffers(k, cs), func(n int64) { progressed.Add(n) })
 			if size < int64(len(data)) {
 				if !errors.Is(err, ErrSizeMismatch) {
 					t.Fatalf("size %d of a longer file, k %d: err = %v, want ErrSizeMismatch", size, k, err)
@@ -70,7 +78,7 @@ func TestHashChunksAtMatchesSerial(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := hashChunksAt(t.Context(), pf, size, cs, 3, make([]byte, cs), nil)
+		got, err := hashChunksAt(t.Context(), pf, size, cs, buffers(3, cs), nil)
 		pf.Close()
 		if err != nil || len(got) != len(want) {
 			t.Fatalf("size %d alone: %d hashes, %v", size, len(got), err)
@@ -94,16 +102,19 @@ func TestHashChunksAtShortAndCancelled(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if _, err := hashChunksAt(t.Context(), f, 10*cs, cs, 2, make([]byte, cs), nil); !errors.Is(err, ErrSizeMismatch) {
+	if _, err := hashChunksAt(t.Context(), f, 10*cs, cs, buffers(2, cs), nil); !errors.Is(err, ErrSizeMismatch) {
 		t.Errorf("file shorter than size: err = %v, want ErrSizeMismatch", err)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if _, err := hashChunksAt(ctx, f, 9*cs, cs, 2, make([]byte, cs), nil); !errors.Is(err, context.Canceled) {
+	if _, err := hashChunksAt(ctx, f, 9*cs, cs, buffers(2, cs), nil); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: err = %v, want context.Canceled", err)
 	}
-	if _, err := hashChunksAt(t.Context(), f, 9*cs, cs+1, 2, make([]byte, cs), nil); !errors.Is(err, ErrInvalid) {
+	if _, err := hashChunksAt(t.Context(), f, 9*cs, cs+1, buffers(2, cs), nil); !errors.Is(err, ErrInvalid) {
 		t.Errorf("bad chunk size: err = %v, want ErrInvalid", err)
+	}
+	if _, err := hashChunksAt(t.Context(), f, 9*cs, cs, nil, nil); !errors.Is(err, ErrInvalid) {
+		t.Errorf("no buffers: err = %v, want ErrInvalid", err)
 	}
 }
 

@@ -14,9 +14,9 @@ import (
 
 // hash is one hash worker.
 func (w *walker) hash(ctx context.Context) error {
-	var buf []byte
+	var bufs [][]byte // chunk buffers, reused: one, or Workers for a large file
 	for it := range w.work {
-		if err := w.hashItem(ctx, it, &buf); err != nil {
+		if err := w.hashItem(ctx, it, &bufs); err != nil {
 			return err
 		}
 		close(it.done)
@@ -28,7 +28,7 @@ func (w *walker) hash(ctx context.Context) error {
 // file's size or mtime changed since it was lstat'ed, the entry takes the
 // values of the version that was hashed; if it changes while being hashed,
 // it fails. A file gone before it is opened sets it.skip.
-func (w *walker) hashItem(ctx context.Context, it *walkItem, buf *[]byte) error {
+func (w *walker) hashItem(ctx context.Context, it *walkItem, bufs *[][]byte) error {
 	cs, pr := w.cs, w.pr
 	ino, dev := fileIdent(it.local, it.info)
 	key := FileKey{Path: it.local, Size: it.e.Size, MTime: it.e.MTime, Inode: ino, Dev: dev, ChunkSize: cs}
@@ -65,15 +65,25 @@ func (w *walker) hashItem(ctx context.Context, it *walkItem, buf *[]byte) error 
 		key.Inode, key.Dev = fileIdent(it.local, before)
 		it.e.Size, it.e.MTime = key.Size, key.MTime
 	}
-	if need := min(key.Size, int64(cs)); int64(len(*buf)) < need {
-		*buf = make([]byte, need)
+	k := 1
+	if ChunkCount(key.Size, cs) >= parallelMinChunks {
+		k = max(w.workers, 1)
+	}
+	for len(*bufs) < k {
+		*bufs = append(*bufs, nil)
+	}
+	need := min(key.Size, int64(cs))
+	for j := range k {
+		if int64(len((*bufs)[j])) < need {
+			(*bufs)[j] = make([]byte, need)
+		}
 	}
 	var hs []Hash
 	progress := func(n int64) { pr.done(0, n, it.local) }
-	if ChunkCount(key.Size, cs) >= parallelMinChunks && w.workers > 1 {
-		hs, err = hashChunksAt(ctx, f, key.Size, cs, w.workers, *buf, progress)
+	if k > 1 {
+		hs, err = hashChunksAt(ctx, f, key.Size, cs, (*bufs)[:k], progress)
 	} else {
-		hs, err = hashChunksBuf(ctx, f, key.Size, cs, *buf, progress)
+		hs, err = hashChunksBuf(ctx, f, key.Size, cs, (*bufs)[0], progress)
 	}
 	if errors.Is(err, ErrSizeMismatch) {
 		return fmt.Errorf("%w: %s: %w", ErrFileChanged, it.local, err)
