@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -19,24 +18,25 @@ func buffers(k, size int) [][]byte {
 	return b
 }
 
-// hashChunksAt gives the hashes HashChunks gives, for every split of the
-// chunks among goroutines, at and around the sizes where the split changes.
-func TestHashChunksAtMatchesSerial(t *testing.T) {
-	const cs = MinChunkSize
-	rng := rand.New(rand.NewPCG(3, 4))
-	data := make([]byte, 17*cs+1)
-	for i := range data {
-		data[i] = byte(rng.Uint32())
-	}
+// openData writes data to a new file and opens it for the test.
+func openData(t *testing.T, data []byte) *os.File {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "f")
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, path, data)
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+// hashChunksAt gives the hashes HashChunks gives, for every split of the
+// chunks among goroutines, at and around the sizes where the split changes.
+func TestHashChunksAtMatchesSerial(t *testing.T) {
+	const cs = MinChunkSize
+	data := randomBytes(17*cs + 1)
+	f := openData(t, data)
 	for _, size := range []int64{1, cs, 8*cs - 1, 8 * cs, 8*cs + 1, 13 * cs, 17*cs + 1} {
 		part := data[:size]
 		want, err := HashChunks(t.Context(), bytes.NewReader(part), size, cs, nil)
@@ -70,16 +70,7 @@ func TestHashChunksAtMatchesSerial(t *testing.T) {
 			}
 		}
 		// The same prefix as a file of its own hashes as HashChunks does.
-		p := filepath.Join(t.TempDir(), "p")
-		if err := os.WriteFile(p, part, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		pf, err := os.Open(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := hashChunksAt(t.Context(), pf, size, cs, buffers(3, cs), nil)
-		pf.Close()
+		got, err := hashChunksAt(t.Context(), openData(t, part), size, cs, buffers(3, cs), nil)
 		if err != nil || len(got) != len(want) {
 			t.Fatalf("size %d alone: %d hashes, %v", size, len(got), err)
 		}
@@ -93,15 +84,7 @@ func TestHashChunksAtMatchesSerial(t *testing.T) {
 
 func TestHashChunksAtShortAndCancelled(t *testing.T) {
 	const cs = MinChunkSize
-	path := filepath.Join(t.TempDir(), "f")
-	if err := os.WriteFile(path, make([]byte, 9*cs), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := openData(t, make([]byte, 9*cs))
 	if _, err := hashChunksAt(t.Context(), f, 10*cs, cs, buffers(2, cs), nil); !errors.Is(err, ErrSizeMismatch) {
 		t.Errorf("file shorter than size: err = %v, want ErrSizeMismatch", err)
 	}
@@ -124,11 +107,7 @@ func TestHashChunksAtShortAndCancelled(t *testing.T) {
 func TestWalkLargeFileParallel(t *testing.T) {
 	const cs = MinChunkSize
 	dir := t.TempDir()
-	rng := rand.New(rand.NewPCG(5, 6))
-	big := make([]byte, 11*cs+7)
-	for i := range big {
-		big[i] = byte(rng.Uint32())
-	}
+	big := randomBytes(11*cs + 7)
 	writeFile(t, filepath.Join(dir, "big"), big)
 	writeFile(t, filepath.Join(dir, "small"), big[:3*cs])
 	var roots []Hash
