@@ -127,11 +127,11 @@
 // files with a fixed number of workers, each reusing one chunk buffer (a
 // file of 8 chunks or more is hashed by as many goroutines at once, each
 // with a buffer: the transfer waits for the root, and one core hashed
-// 1 GiB in ~0.5 s where two take ~0.33), and streams the entries through an Encoder into a temporary file that
-// DecodeTable turns into the Source's Table: memory depends neither on file
-// sizes nor on the number of files. A HashCache keyed by FileKey (path,
-// size, mtime, inode, device, chunk size) lets an unchanged file skip
-// hashing.
+// 1 GiB in ~0.5 s where two take ~0.33), and streams the entries through
+// an Encoder into a temporary file that DecodeTable turns into the
+// Source's Table: memory depends neither on file sizes nor on the number
+// of files. A HashCache keyed by FileKey (path, size, mtime, inode,
+// device, chunk size) lets an unchanged file skip hashing.
 //
 // # Unicode normalization
 //

@@ -59,13 +59,10 @@ func (b *recordBatcher) secured(c sec.SecureConn, err error) (sec.SecureConn, er
 // seals and writes them out at once.
 type batchedConn struct {
 	sec.SecureConn
-	b      *recordBatcher
-	active atomic.Int32 // Writes in progress, their flush included
+	b *recordBatcher
 }
 
 func (c *batchedConn) Write(p []byte) (int, error) {
-	c.active.Add(1)
-	defer c.active.Add(-1)
 	c.b.hold()
 	n, err := c.SecureConn.Write(p)
 	if ferr := c.b.release(); ferr != nil && err == nil {
@@ -80,7 +77,7 @@ func (c *batchedConn) Write(p []byte) (int, error) {
 // outside crypto/tls's Write, and its Close would queue its close_notify
 // behind them for up to its 5 s write deadline.
 func (c *batchedConn) Close() error {
-	if c.active.Load() != 0 {
+	if c.b.holders.Load() != 0 {
 		return c.b.Conn.Close()
 	}
 	return c.SecureConn.Close()
@@ -99,29 +96,27 @@ var batchPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10+1<<10); 
 // handshake, an alert from a read) writes go straight through.
 type recordBatcher struct {
 	net.Conn
+	// holders counts the Writes in progress, each until its flush is
+	// done (batchedConn.Close reads it without the lock a flush holds).
+	holders atomic.Int32
 	mu      sync.Mutex
-	holders int
 	buf     *[]byte // from batchPool while it holds bytes
 }
 
-func (b *recordBatcher) hold() {
-	b.mu.Lock()
-	b.holders++
-	b.mu.Unlock()
-}
+func (b *recordBatcher) hold() { b.holders.Add(1) }
 
-// release ends one hold and writes out what is held.
+// release writes out what is held, then ends one hold.
 func (b *recordBatcher) release() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.holders--
+	defer b.holders.Add(-1)
 	return b.flushLocked()
 }
 
 func (b *recordBatcher) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.holders == 0 {
+	if b.holders.Load() == 0 {
 		if err := b.flushLocked(); err != nil {
 			return 0, err
 		}

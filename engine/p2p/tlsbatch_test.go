@@ -90,28 +90,32 @@ func securePair(t *testing.T, newT func(crypto.PrivKey) (sec.SecureTransport, er
 func batched(k crypto.PrivKey) (sec.SecureTransport, error)  { return newBatchedTLS(tls.ID, k, nil) }
 func plainTLS(k crypto.PrivKey) (sec.SecureTransport, error) { return tls.New(tls.ID, k, nil) }
 
-// writeAndCount writes p on c, reads it at s, and returns how many socket
-// writes it took.
-func writeAndCount(t *testing.T, c sec.SecureConn, cc *countingConn, s sec.SecureConn, p []byte) int64 {
+// roundTrip writes p on from and checks that to reads the same bytes.
+func roundTrip(t *testing.T, from, to sec.SecureConn, p []byte) {
 	t.Helper()
 	got := make(chan []byte, 1)
 	go func() {
 		b := make([]byte, len(p))
-		_, err := io.ReadFull(s, b)
-		if err != nil {
+		if _, err := io.ReadFull(to, b); err != nil {
 			b = nil
 		}
 		got <- b
 	}()
-	before := cc.writes.Load()
-	if n, err := c.Write(p); err != nil || n != len(p) {
+	if n, err := from.Write(p); err != nil || n != len(p) {
 		t.Fatalf("Write = %d, %v", n, err)
 	}
-	writes := cc.writes.Load() - before
 	if !bytes.Equal(<-got, p) {
-		t.Fatal("the server read other bytes than were written")
+		t.Fatal("the peer read other bytes than were written")
 	}
-	return writes
+}
+
+// writeAndCount is roundTrip from c, counted by cc: it returns how many
+// socket writes the Write took.
+func writeAndCount(t *testing.T, c sec.SecureConn, cc *countingConn, s sec.SecureConn, p []byte) int64 {
+	t.Helper()
+	before := cc.writes.Load()
+	roundTrip(t, c, s, p)
+	return cc.writes.Load() - before
 }
 
 func TestBatchedTLSOneWritePerFrame(t *testing.T) {
@@ -133,20 +137,7 @@ func TestBatchedTLSOneWritePerFrame(t *testing.T) {
 		t.Fatalf("batched TLS wrote 1 MiB in %d writes, want 4-5 (maxBatch %d)", w, maxBatch)
 	}
 	// The other direction goes through the server's batcher.
-	got := make(chan []byte, 1)
-	go func() {
-		b := make([]byte, len(frame))
-		if _, err := io.ReadFull(c, b); err != nil {
-			b = nil
-		}
-		got <- b
-	}()
-	if _, err := s.Write(frame); err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(<-got, frame) {
-		t.Fatal("the client read other bytes than the server wrote")
-	}
+	roundTrip(t, s, c, frame)
 }
 
 // Writes from several goroutines at once each arrive whole and in one
